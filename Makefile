@@ -1,0 +1,53 @@
+# `make run` and `make test` are the two set-up commands: each creates .venv and installs what it needs.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA_DIR ?= ./data
+
+.PHONY: run test install install-test system-deps lint bench modes2d clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade --quiet pip
+
+# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test system-deps
+
+# Debian packages the suite needs; installed when root, named otherwise.
+system-deps:
+	@./scripts/system-deps.sh
+
+run: install
+	mkdir -p $(DATA_DIR)
+	$(BIN)/ganplay serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+
+modes2d: install
+	$(BIN)/python benchmarks/modes2d.py --seeds 3
+
+bench: install
+	$(BIN)/python benchmarks/modes2d.py --seeds 3
+	$(BIN)/python benchmarks/presets_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

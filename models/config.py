@@ -1,0 +1,330 @@
+"""The run configuration: the one source of truth for every setting's default, limits and liveness.
+
+The API schema, the web form, the CLI's ``--set`` and the docs all read this module. A field marked
+``live`` may be changed while a run trains (``apply_patch``); every other field needs a fork, because it
+changes the networks, the data or the random stream the run was built on.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+LIVE = {"live": True}
+
+
+def live(default: Any, description: str, **limits: Any) -> Any:
+    """A field that may be patched while the run trains."""
+    return Field(default, description=description, json_schema_extra=LIVE, **limits)
+
+
+def fixed(default: Any, description: str, **limits: Any) -> Any:
+    """A field fixed for the life of a run; changing it needs a fork."""
+    return Field(default, description=description, json_schema_extra={"live": False}, **limits)
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, so a typo in a config never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ----------------------------------------------------------------------------------------- datasets
+
+
+class RingData(Strict):
+    kind: Literal["ring"] = fixed("ring", "Gaussians on a circle.")
+    modes: int = fixed(8, "Number of Gaussians on the circle.", ge=2, le=64)
+    radius: float = fixed(1.0, "Radius of the circle.", gt=0, le=100)
+    std: float = fixed(0.05, "Standard deviation of each Gaussian.", gt=0, le=10)
+    n: int = fixed(50_000, "Points drawn once for the run.", ge=100, le=1_000_000)
+
+
+class GridData(Strict):
+    kind: Literal["grid"] = fixed("grid", "Gaussians on a square grid.")
+    side: int = fixed(5, "Gaussians per side of the square grid.", ge=2, le=10)
+    spacing: float = fixed(2.0, "Distance between neighbouring centres.", gt=0, le=100)
+    std: float = fixed(0.05, "Standard deviation of each Gaussian.", gt=0, le=10)
+    n: int = fixed(50_000, "Points drawn once for the run.", ge=100, le=1_000_000)
+
+
+class SpiralData(Strict):
+    kind: Literal["spiral"] = fixed("spiral", "One spiral arm.")
+    turns: float = fixed(1.5, "Turns of the spiral arm.", gt=0, le=10)
+    noise: float = fixed(0.02, "Gaussian noise added to each point.", ge=0, le=1)
+    n: int = fixed(50_000, "Points drawn once for the run.", ge=100, le=1_000_000)
+
+
+class MoonsData(Strict):
+    kind: Literal["moons"] = fixed("moons", "scikit-learn's two moons.")
+    noise: float = fixed(0.05, "Gaussian noise added to each point.", ge=0, le=1)
+    n: int = fixed(50_000, "Points drawn once for the run.", ge=100, le=1_000_000)
+
+
+class PointsData(Strict):
+    kind: Literal["points"] = fixed("points", "Points drawn by the user.")
+    points: list[tuple[float, float]] = fixed(
+        ..., "User-drawn points (x, y); the data is these points jittered.", min_length=2, max_length=10_000
+    )
+    std: float = fixed(0.02, "Jitter added around each drawn point, in the drawing's units.", ge=0, le=10)
+    n: int = fixed(50_000, "Points drawn once for the run.", ge=100, le=1_000_000)
+
+
+class DigitsData(Strict):
+    kind: Literal["digits"] = fixed("digits", "scikit-learn's 8×8 digits.")
+
+
+class FashionMnistData(Strict):
+    kind: Literal["fashion_mnist"] = fixed("fashion_mnist", "Fashion-MNIST's training split.")
+    path: str | None = fixed(
+        None, "Directory with the IDX files; default: Debian's dataset-fashion-mnist install.", max_length=4096
+    )
+    limit: int | None = fixed(None, "Use only the first N training images.", ge=100, le=60_000)
+
+
+class NpzData(Strict):
+    kind: Literal["npz"] = fixed("npz", "The user's own .npz file.")
+    path: str = fixed(..., "A .npz file with `x` ([N,2], [N,H,W] or [N,C,H,W]) and optional integer `y`.",
+                      min_length=1, max_length=4096)
+
+
+DatasetConfig = Annotated[
+    RingData | GridData | SpiralData | MoonsData | PointsData | DigitsData | FashionMnistData | NpzData,
+    Field(discriminator="kind"),
+]
+LABELLED_KINDS = frozenset({"digits", "fashion_mnist", "npz"})
+IMAGE_KINDS = frozenset({"digits", "fashion_mnist"})
+
+
+# ----------------------------------------------------------------------------------------- model
+
+
+class ModelConfig(Strict):
+    arch: Literal["mlp", "dcgan"] = fixed("mlp", "MLP for any data; DCGAN for 8, 16, 28 or 32 px images.")
+    z_dim: int = fixed(16, "Latent dimension.", ge=1, le=512)
+    hidden: int = fixed(
+        64, "MLP: units per hidden layer. DCGAN: channels of G's last and D's first conv (doubling per level).",
+        ge=4, le=1024)
+    layers: int = fixed(2, "MLP: hidden layers in G and in D.", ge=1, le=8)
+    activation: Literal["relu", "leaky_relu", "tanh"] = fixed("relu", "MLP hidden activation.")
+    upsample: Literal["transposed", "resize_conv"] = fixed(
+        "transposed", "DCGAN upsampler: transposed conv, or nearest resize then conv (Odena et al. 2016)."
+    )
+    batch_norm: bool = fixed(True, "DCGAN: batch norm in G and D (never on G's output or D's input).")
+    conditional: bool = fixed(False, "Conditional GAN: the label is fed to G and D (needs a labelled dataset).")
+    label_dim: int = fixed(16, "Size of the label embedding of a conditional GAN.", ge=1, le=256)
+
+
+# ----------------------------------------------------------------------------------------- training
+
+LossName = Literal["minimax", "nonsaturating", "least_squares", "hinge", "wasserstein_gp"]
+
+
+class TrainConfig(Strict):
+    lr_g: float = live(2e-4, "Generator learning rate.", gt=0, le=1)
+    lr_d: float = live(2e-4, "Discriminator learning rate.", gt=0, le=1)
+    betas: tuple[float, float] = live((0.5, 0.999), "Adam betas (β1, β2); β1 is RMSprop's/SGD's momentum.")
+    optimizer: Literal["adam", "sgd", "rmsprop"] = live("adam", "Optimiser of both networks.")
+    batch_size: int = live(256, "Real samples per D update (and fakes per update).", ge=2, le=4096)
+    d_steps: int = live(1, "D updates per G update (Goodfellow 2014, Alg. 1).", ge=1, le=20)
+    loss: LossName = live("nonsaturating", "GAN loss.")
+    gp_weight: float = live(10.0, "Gradient penalty weight of wasserstein_gp.", ge=0, le=1000)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        for b in betas:
+            if not 0 <= b < 1:
+                raise ValueError("each must lie in [0, 1)")
+        return betas
+
+
+class InstanceNoise(Strict):
+    std: float = live(0.0, "σ of Gaussian noise added to every input of D, real and fake.", ge=0, le=5)
+    anneal_steps: int = live(
+        0, "σ falls linearly to 0 over this many steps from when it was set; 0 keeps σ constant.", ge=0, le=1_000_000
+    )
+
+
+class FeatureMatching(Strict):
+    enabled: bool = live(False, "G matches the mean of an intermediate D layer on real data (Salimans §3.1).")
+    weight: float = live(1.0, "Weight of the feature-matching term.", gt=0, le=1000)
+    keep_adversarial: bool = live(False, "Add the adversarial G loss to the feature-matching term.")
+
+
+class Replay(Strict):
+    size: int = live(0, "Experience replay buffer of past fakes; 0 is off.", ge=0, le=100_000)
+    fraction: float = live(0.5, "Share of each D fake batch drawn from the buffer.", ge=0, le=1)
+
+
+class TricksConfig(Strict):
+    label_smoothing: float = live(0.0, "One-sided: D's real target becomes 1 − this; fakes stay 0.", ge=0, le=0.5)
+    instance_noise: InstanceNoise = Field(default_factory=InstanceNoise)
+    unroll_steps: int = live(0, "Unrolled GAN: G looks K D-updates ahead (Metz et al. 2017); 0 is off.", ge=0, le=20)
+    unroll_lr: float | None = live(None, "Step size of the unrolled D updates; default lr_d.", gt=0, le=1)
+    unroll_order: Literal["second", "first"] = live(
+        "second", "second: G's gradient flows through the K updates (the paper); first: it does not."
+    )
+    feature_matching: FeatureMatching = Field(default_factory=FeatureMatching)
+    replay: Replay = Field(default_factory=Replay)
+    pack: int = fixed(1, "PacGAN: D judges m samples at once (Lin et al. 2018); 1 is off.", ge=1, le=8)
+
+
+class StreamConfig(Strict):
+    metrics_every: int = live(1, "Steps between metric events.", ge=1, le=10_000)
+    samples_every: int = live(50, "Steps between sample (and 2D field) frames.", ge=1, le=100_000)
+    n_samples: int = live(512, "Points (2D) or images in a sample frame.", ge=1, le=4096)
+    field_resolution: int = live(32, "Side of D's output grid in a 2D field frame.", ge=4, le=128)
+    eval_every: int = live(100, "Steps between quality measurements.", ge=1, le=100_000)
+    eval_samples: int = live(2500, "Samples drawn for each quality measurement.", ge=100, le=20_000)
+    checkpoint_every: int = live(500, "Steps between checkpoints.", ge=1, le=1_000_000)
+
+
+# ----------------------------------------------------------------------------------------- run
+
+
+class RunConfig(Strict):
+    seed: int = fixed(0, "Seed of every random draw of the run.", ge=0, le=2**31 - 1)
+    device: str = fixed("auto", "auto (CUDA when present), cpu, cuda or cuda:N.", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    steps: int = live(5000, "Generator updates; the run completes after this many.", ge=1, le=10_000_000)
+    dataset: DatasetConfig = Field(default_factory=RingData)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    tricks: TricksConfig = Field(default_factory=TricksConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        kind = self.dataset.kind
+        if self.model.conditional and kind not in LABELLED_KINDS:
+            raise ValueError(f"model.conditional: dataset '{kind}' has no labels")
+        if self.model.arch == "dcgan" and kind not in IMAGE_KINDS | {"npz"}:
+            raise ValueError(f"model.arch: dcgan needs an image dataset, not '{kind}'")
+        if self.train.batch_size % self.tricks.pack:
+            raise ValueError("train.batch_size: must be a multiple of tricks.pack")
+        if self.model.conditional and self.tricks.pack > 1:
+            raise ValueError("tricks.pack: packing is not defined for a conditional GAN")
+        if self.tricks.label_smoothing and self.train.loss in ("hinge", "wasserstein_gp"):
+            raise ValueError(f"tricks.label_smoothing: loss '{self.train.loss}' has no real target to smooth")
+        return self
+
+
+# ----------------------------------------------------------------------------------------- patches
+
+
+class ConfigError(ValueError):
+    """A config or patch was refused; ``errors`` names each field and the reason."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['reason']}" for e in errors))
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """Pydantic's error location as a dotted path, dropping union tags such as 'ring'."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] == "dataset" and parts[1] in {"ring", "grid", "spiral", "moons", "points",
+                                                                 "digits", "fashion_mnist", "npz"}:
+        parts.pop(1)
+    return ".".join(parts) or "config"
+
+
+def validation_errors(error: ValidationError) -> list[dict[str, str]]:
+    out = []
+    for e in error.errors():
+        field = _field_path(tuple(e["loc"]))
+        reason = str(e["msg"]).removeprefix("Value error, ")
+        if field == "config" and ": " in reason:  # cross-field validators name the field first
+            field, reason = reason.split(": ", 1)
+        out.append({"field": field, "reason": reason})
+    return out
+
+
+def parse_config(data: dict[str, Any]) -> RunConfig:
+    """Validate a full config; raise ConfigError naming each bad field."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(validation_errors(e)) from None
+
+
+def live_paths(model: type[BaseModel] = RunConfig, prefix: str = "") -> set[str]:
+    """Dotted paths of every live leaf field, read from the schema's flags."""
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            paths |= live_paths(annotation, path + ".")
+        elif (info.json_schema_extra or {}).get("live"):
+            paths.add(path)
+    return paths
+
+
+def _leaves(patch: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in patch.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= _leaves(value, path + ".")
+        else:
+            out[path] = value
+    return out
+
+
+def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def flatten_patch(patch: dict[str, Any]) -> dict[str, Any]:
+    """A nested or dotted patch as {dotted path: value}."""
+    return _leaves(patch)
+
+
+def apply_patch(config: RunConfig, patch: dict[str, Any], *, live_only: bool = True) -> RunConfig:
+    """A new config with ``patch`` applied; only live fields unless ``live_only`` is False (a fork).
+
+    ``patch`` may be nested (``{"tricks": {"unroll_steps": 5}}``) or dotted (``{"tricks.unroll_steps": 5}``).
+    """
+    patch = dict(patch)
+    new_dataset = patch.pop("dataset", None)
+    leaves = flatten_patch(patch)
+    if "dataset.kind" in leaves and new_dataset is None:  # dotted form of a kind change: gather the new block
+        new_dataset = {k.removeprefix("dataset."): leaves.pop(k) for k in list(leaves) if k.startswith("dataset.")}
+    if isinstance(new_dataset, dict) and "kind" in new_dataset:
+        leaves["dataset"] = new_dataset  # another dataset kind replaces the whole dataset block
+    elif new_dataset is not None:
+        leaves |= flatten_patch({"dataset": new_dataset})
+    if not leaves:
+        raise ConfigError([{"field": "patch", "reason": "empty patch"}])
+    allowed = live_paths()
+    data = config.model_dump(mode="json")
+    errors = []
+    for path, value in leaves.items():
+        if live_only and path not in allowed:
+            known = _path_exists(path, data)
+            reason = "not a live field; fork the run to change it" if known else "no such field"
+            errors.append({"field": path, "reason": reason})
+            continue
+        _set_path(data, path, value)
+    if errors:
+        raise ConfigError(errors)
+    return parse_config(data)
+
+
+def _path_exists(path: str, data: dict[str, Any]) -> bool:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON schema of RunConfig; every leaf carries ``live`` true/false beside its limits."""
+    return RunConfig.model_json_schema()

@@ -1,0 +1,367 @@
+"""One GAN trainer that composes the losses and tricks the config names.
+
+``step()`` is one generator update preceded by ``d_steps`` discriminator updates, and returns the metrics of
+DESIGN §4. All randomness comes from the trainer's own ``torch.Generator``, so a run is a pure function of its
+config on the CPU, and ``state_dict()`` captures everything needed to continue it bit for bit. The trainer never
+sets torch's thread count: whoever runs it (CLI, worker process) decides how many cores it may use.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models import tricks
+from models.config import RunConfig, apply_patch, flatten_patch
+from models.datasets import Dataset, load_dataset
+from models.losses import LOSSES, GanLoss, gradient_penalty
+from models.networks import build_networks
+from models.quality2d import mode_quality
+from models.unroll import adam_moments, unroll, unrolled_output
+
+CHECKPOINT_FORMAT = 1
+EVAL_SEED_OFFSET = 7919  # the fixed latent of quality measurements and preview grids, apart from training's stream
+
+
+class DivergenceError(RuntimeError):
+    """A loss or gradient became NaN or infinite; the run cannot continue from here."""
+
+    def __init__(self, step: int, metric: str, value: float):
+        self.step, self.metric, self.value = step, metric, value
+        super().__init__(f"diverged at step {step}: {metric} = {value}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an explicit CUDA device that is missing is an error, not a fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: {name} requested but CUDA is not available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device: {name} does not exist ({torch.cuda.device_count()} CUDA devices)")
+    return device
+
+
+def grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+def make_optimizer(name: str, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=betas[0] if betas[0] < 0.5 else 0.0)
+    return torch.optim.SGD(params, lr=lr, momentum=betas[0])
+
+
+@contextmanager
+def sampling_mode(module: nn.Module) -> Iterator[None]:
+    """Sample with batch statistics (as in training) but leave the BN running statistics untouched, so a
+    preview never perturbs the run and a checkpoint samples the way the run trains."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.training, m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+        m.train()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, (momentum, training, tracked) in zip(norms, saved):
+            m.momentum = momentum
+            m.train(training)
+            m.num_batches_tracked.copy_(tracked)
+
+
+def data_meta(data: Dataset) -> dict[str, Any]:
+    """What sampling needs to know of the data without loading it again."""
+    meta: dict[str, Any] = {"name": data.name, "sample_shape": list(data.sample_shape),
+                            "num_classes": data.num_classes, "is_image": data.is_image}
+    if not data.is_image:
+        meta["bounds"] = list(data.bounds)
+    if data.centers is not None:
+        meta["centers"] = data.centers.tolist()
+        meta["std"] = data.std
+    return meta
+
+
+class Trainer:
+    def __init__(self, config: RunConfig, data_dir: Path | str = "data", dataset: Dataset | None = None):
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.device = resolve_device(config.device)
+        self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.data = (dataset or load_dataset(config.dataset, config.seed, self.data_dir)).to(self.device)
+        if config.model.conditional and self.data.y is None:
+            raise ValueError(f"model.conditional: dataset '{self.data.name}' has no labels")
+        init_rng = torch.Generator().manual_seed(config.seed)
+        g, d = build_networks(config.model, self.data.sample_shape, self.data.num_classes, config.tricks.pack,
+                              init_rng)
+        self.generator: nn.Module = g.to(self.device)
+        self.discriminator: nn.Module = d.to(self.device)
+        self._d_names = {p: n for n, p in self.discriminator.named_parameters()}
+        self.opt_g, self.opt_d = self._optimizers()
+        self.replay = tricks.ReplayBuffer(config.tricks.replay.size)
+        self.step_count = 0
+        self.noise_set_at = 0  # the step at which instance noise was last set: its annealing starts there
+        self.change_log: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
+        self._seconds_per_step: float | None = None
+        self._judge: Any = None
+        self.meta = data_meta(self.data)
+
+    # ------------------------------------------------------------------------------- configuration
+
+    def _optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        t = self.config.train
+        self._optimizer_kind = t.optimizer
+        return (make_optimizer(t.optimizer, self.generator.parameters(), t.lr_g, t.betas),
+                make_optimizer(t.optimizer, self.discriminator.parameters(), t.lr_d, t.betas))
+
+    def _sync_optimizers(self) -> None:
+        """Learning rates and betas follow the config; a new optimiser kind starts fresh."""
+        t = self.config.train
+        if t.optimizer != self._optimizer_kind:
+            self.opt_g, self.opt_d = self._optimizers()
+            return
+        for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "betas" in group:
+                    group["betas"] = t.betas
+                elif "momentum" in group and isinstance(opt, torch.optim.SGD):
+                    group["momentum"] = t.betas[0]
+
+    def patch(self, patch: dict[str, Any]) -> RunConfig:
+        """Validate a live patch now (raises ConfigError); it takes effect at the start of the next step."""
+        new = apply_patch(self._pending_config(), patch)
+        self._pending.append(flatten_patch(patch))
+        return new
+
+    def _pending_config(self) -> RunConfig:
+        config = self.config
+        for p in self._pending:
+            config = apply_patch(config, p)
+        return config
+
+    def _apply_pending(self) -> dict[str, Any] | None:
+        if not self._pending:
+            return None
+        changes: dict[str, Any] = {}
+        for p in self._pending:
+            changes |= p
+        old = self.config
+        self.config = self._pending_config()
+        self._pending.clear()
+        if self.config.tricks.instance_noise != old.tricks.instance_noise:
+            self.noise_set_at = self.step_count
+        if self.config.tricks.replay.size != old.tricks.replay.size:
+            self.replay.resize(self.config.tricks.replay.size)
+        self._sync_optimizers()
+        entry = {"step": self.step_count + 1, "changes": changes}
+        self.change_log.append(entry)
+        return entry
+
+    # ------------------------------------------------------------------------------- training
+
+    def noise_std(self) -> float:
+        return tricks.noise_std(self.config.tricks.instance_noise, self.step_count - self.noise_set_at)
+
+    def _latent(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.config.model.z_dim, generator=generator, device=self.device)
+
+    def _d_input(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        """Every input of D goes through here: instance noise, then packing."""
+        return tricks.pack(tricks.add_instance_noise(x, sigma, self.rng), self.config.tricks.pack)
+
+    def _discriminator_update(self, loss: GanLoss, sigma: float) -> dict[str, Any]:
+        cfg = self.config
+        batch = cfg.train.batch_size
+        real, real_y = self.data.sample(batch, self.rng)
+        fake_y = real_y if cfg.model.conditional else None
+        with torch.no_grad():
+            fresh = self.generator(self._latent(batch, self.rng), fake_y)  # (B, *sample_shape)
+        fake, fake_y_d, replayed = fresh, fake_y, 0
+        if self.replay.capacity:
+            fake, fake_y_d, replayed = self.replay.mix(fresh, fake_y, cfg.tricks.replay.fraction, self.rng)
+        cond = real_y if cfg.model.conditional else None
+        real_in = (self._d_input(real, sigma), cond)
+        real_out = self.discriminator(*real_in)  # (B/pack,)
+        fake_out = self.discriminator(self._d_input(fake, sigma), fake_y_d)
+        d_loss = loss.d_loss(real_out, fake_out, tricks.real_target(cfg.tricks))
+        if loss.gradient_penalty:
+            def critic(x: torch.Tensor) -> torch.Tensor:
+                return self.discriminator(tricks.pack(x, cfg.tricks.pack), cond)
+            d_loss = d_loss + cfg.train.gp_weight * gradient_penalty(critic, real, fake, self.rng)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        norm = grad_norm([p.grad for p in self.discriminator.parameters() if p.grad is not None])
+        self.opt_d.step()
+        if self.replay.capacity:
+            self.replay.push(fresh, fake_y, self.rng)
+        return {"d_loss": d_loss.detach(), "d_real": loss.readout(real_out.detach()).mean(),
+                "d_fake": loss.readout(fake_out.detach()).mean(), "grad_norm_d": norm,
+                "replayed": replayed, "real_in": real_in, "real": real, "real_y": real_y}
+
+    def _generator_update(self, loss: GanLoss, sigma: float, last_d: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.config
+        t = cfg.tricks
+        batch = cfg.train.batch_size
+        y = self.data.sample(batch, self.rng)[1] if cfg.model.conditional else None
+        fake = self.generator(self._latent(batch, self.rng), y)  # (B, *sample_shape), with G's graph
+        fake_in = self._d_input(fake, sigma)
+        if t.unroll_steps > 0:
+            target = tricks.real_target(t)
+            params = dict(self.discriminator.named_parameters())
+            unrolled = unroll(
+                self.discriminator, params, lambda r, f: loss.d_loss(r, f, target),
+                last_d["real_in"], (fake_in, y), t.unroll_steps, t.unroll_lr or cfg.train.lr_d,
+                second_order=t.unroll_order == "second", moments=adam_moments(self.opt_d, self._d_names),
+            )
+            fake_out = unrolled_output(self.discriminator, unrolled, fake_in, y)
+        else:
+            fake_out = self.discriminator(fake_in, y)
+        g_loss = loss.g_loss(fake_out)
+        if t.feature_matching.enabled:
+            real_features = self.discriminator.features(*last_d["real_in"])
+            fm = t.feature_matching.weight * tricks.feature_matching_loss(
+                real_features, self.discriminator.features(fake_in, y))
+            g_loss = fm + g_loss if t.feature_matching.keep_adversarial else fm
+        params = list(self.generator.parameters())
+        grads = torch.autograd.grad(g_loss, params)  # only G's gradients: D's .grad stays untouched
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        self.opt_g.step()
+        return {"g_loss": g_loss.detach(), "grad_norm_g": grad_norm(list(grads))}
+
+    def step(self) -> dict[str, float]:
+        """One G update after ``d_steps`` D updates; pending patches apply first and are logged at this step."""
+        started = time.perf_counter()
+        applied = self._apply_pending()
+        cfg = self.config
+        loss = LOSSES[cfg.train.loss]
+        sigma = self.noise_std()
+        self.generator.train()
+        self.discriminator.train()
+        for _ in range(cfg.train.d_steps):
+            d_stats = self._discriminator_update(loss, sigma)
+        g_stats = self._generator_update(loss, sigma, d_stats)
+        self.step_count += 1
+        names = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"]
+        values = torch.stack([(d_stats | g_stats)[k].float() for k in names]).tolist()  # one device sync
+        metrics: dict[str, float] = dict(zip(names, values))
+        for name, value in metrics.items():
+            if not math.isfinite(value):
+                raise DivergenceError(self.step_count, name, value)
+        metrics |= {
+            "step": float(self.step_count),
+            "noise_std": sigma,
+            "unroll_steps": float(cfg.tricks.unroll_steps),
+            "d_steps": float(cfg.train.d_steps),
+            "replay_fraction": d_stats["replayed"] / cfg.train.batch_size,
+        }
+        if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1:
+            metrics |= self.evaluate()
+        elapsed = time.perf_counter() - started
+        ema = self._seconds_per_step
+        self._seconds_per_step = elapsed if ema is None else 0.9 * ema + 0.1 * elapsed
+        metrics["it_per_s"] = 1.0 / max(self._seconds_per_step, 1e-9)
+        if applied is not None:
+            metrics["config_changed"] = 1.0
+        return metrics
+
+    # ------------------------------------------------------------------------------- sampling and quality
+
+    def sample(self, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` samples from a latent fixed by ``seed``; the training random stream is not touched."""
+        return generate(self.generator, self.config, n, seed, self.device, labels, self.data.num_classes)
+
+    def evaluate(self) -> dict[str, float]:
+        """Quality on a fixed latent: mode metrics for Gaussian mixtures, classifier metrics for labelled images."""
+        n = self.config.stream.eval_samples
+        seed = self.config.seed + EVAL_SEED_OFFSET
+        if self.data.centers is not None and self.data.std is not None:
+            return mode_quality(self.sample(n, seed).cpu(), self.data.centers.cpu(), self.data.std)
+        if self.data.is_image and self.data.y is not None:
+            labels = None
+            if self.config.model.conditional:
+                labels = torch.arange(n, device=self.device) % self.data.num_classes
+            return self.judge().evaluate(self.sample(n, seed, labels), labels)
+        return {}
+
+    def judge(self) -> Any:
+        if self._judge is None:
+            from models.image_metrics import load_judge
+
+            assert self.data.y is not None
+            self._judge = load_judge(self.data.name, self.data.x.cpu(), self.data.y.cpu(), self.data.num_classes,
+                                     self.data_dir, self.device)
+        return self._judge
+
+    # ------------------------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to continue bit for bit: weights, optimisers, RNG, replay buffer, schedules, change log."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "data": self.meta,
+            "step": self.step_count,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(),
+            "rng_device": self.device.type,
+            "replay": self.replay.state_dict(),
+            "noise_set_at": self.noise_set_at,
+            "change_log": self.change_log,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
+        """Resume from ``state``; ``weights_only`` (a fork with new settings) keeps the networks and step but
+        restarts optimisers and the random stream from this run's own config."""
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.step_count = int(state["step"])
+        self.noise_set_at = int(state["noise_set_at"])
+        if weights_only:
+            return
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self._sync_optimizers()
+        if state["rng_device"] == self.device.type:
+            self.rng.set_state(state["rng"])
+        self.replay.load_state_dict(state["replay"])
+        if self.replay.x is not None:
+            self.replay.x = self.replay.x.to(self.device)
+            self.replay.y = None if self.replay.y is None else self.replay.y.to(self.device)
+        self.replay.resize(self.config.tricks.replay.size)
+        self.change_log = list(state["change_log"])
+
+
+def generate(
+    generator: nn.Module,
+    config: RunConfig,
+    n: int,
+    seed: int,
+    device: torch.device,
+    labels: torch.Tensor | None = None,
+    num_classes: int = 0,
+) -> torch.Tensor:
+    """Samples from a latent fixed by ``seed``; a conditional G without labels gets labels 0, 1, 2, … cycling."""
+    rng = torch.Generator(device=device).manual_seed(seed)
+    z = torch.randn(n, config.model.z_dim, generator=rng, device=device)
+    if config.model.conditional and labels is None:
+        labels = torch.arange(n, device=device) % max(num_classes, 1)
+    with sampling_mode(generator):
+        return generator(z, None if labels is None else labels.to(device))

@@ -1,0 +1,23 @@
+"""Typed server settings, read from ``GANPLAY_*`` environment variables; tests override ``get_settings``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GANPLAY_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Bind address; loopback unless told otherwise.")
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(Path("data"), description="SQLite database, checkpoints, caches.")
+    web_dir: Path = Field(Path(__file__).resolve().parent.parent / "web", description="The static web page.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

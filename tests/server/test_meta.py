@@ -1,0 +1,40 @@
+"""The read-only routes, over real HTTP against a real server."""
+
+from __future__ import annotations
+
+import httpx
+
+from models.config import live_paths
+from models.presets import PRESETS
+
+
+def test_health_reports_ok_and_devices(live_server: str):
+    body = httpx.get(f"{live_server}/api/health").json()
+    assert body["status"] == "ok" and body["devices"][0] == "cpu"
+
+
+def test_schema_carries_live_flags_and_limits(live_server: str):
+    schema = httpx.get(f"{live_server}/api/schema").json()
+    tricks = schema["$defs"]["TricksConfig"]["properties"]
+    assert tricks["unroll_steps"]["live"] is True and tricks["unroll_steps"]["maximum"] == 20
+    assert tricks["pack"]["live"] is False
+    assert "tricks.unroll_steps" in live_paths()
+
+
+def test_presets_lists_every_preset_with_a_valid_config(live_server: str):
+    body = httpx.get(f"{live_server}/api/presets").json()
+    assert [p["name"] for p in body] == list(PRESETS)
+    ring = next(p for p in body if p["name"] == "ring-vanilla")
+    assert ring["config"]["dataset"]["kind"] == "ring"
+    assert ring["effect"].startswith("modes_covered <= 2 and hq_fraction >= 0.2")
+
+
+def test_root_serves_the_web_page(live_server: str):
+    response = httpx.get(f"{live_server}/")
+    assert response.status_code == 200 and "ganplay" in response.text and 'data-testid="preset-list"' in response.text
+
+
+def test_openapi_describes_every_route_with_a_response_model(live_server: str):
+    paths = httpx.get(f"{live_server}/openapi.json").json()["paths"]
+    for path in ("/api/health", "/api/presets"):
+        assert "schema" in paths[path]["get"]["responses"]["200"]["content"]["application/json"]
