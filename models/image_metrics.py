@@ -48,10 +48,12 @@ HELD_OUT_FRACTION = 0.15
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 TARGET_SAMPLES = 60_000
-"""Training images the judge should see in total: small sets (digits, ~1.5k training images) need many epochs
-to reach >= 95% held-out accuracy, while big sets (fashion-mnist, ~51k) get there in a couple of epochs. Bounding
-the total keeps training a 60k set within the ~90 s CPU budget."""
-MIN_EPOCHS = 2
+"""Training images the judge should see in total (rounded up to whole epochs). Small sets need many epochs:
+digits (1527 training images) reaches >= 95% held-out accuracy after ~40 epochs, not after 15. Big sets get one or
+two epochs, which bounds the cost: fashion-mnist (51k training images, 2 epochs) trains in ~75 s on 2 CPU cores.
+It then reaches only ~73% held-out accuracy, but that is enough to see dropped classes, and its fd still puts noise
+~10^4 times further from the real statistics than real images."""
+MIN_EPOCHS = 1
 MAX_EPOCHS = 50
 COVERAGE_SHARE = 0.25
 """A class counts as covered when it gets at least this share of the predictions it would get on real data."""
@@ -240,9 +242,10 @@ def judge_split(n: int) -> tuple[Tensor, Tensor]:
 
 
 def judge_epochs(n_train: int) -> int:
-    """Epochs for a training split of n_train images: about TARGET_SAMPLES images seen, within [2, 50] epochs.
+    """Epochs for a training split of n_train images: about TARGET_SAMPLES images seen, within [1, 50] epochs.
 
-    digits (1527 training images) gets 40 epochs; fashion-mnist (51000) gets 2.
+    digits (1527 training images) gets 40 epochs, fashion-mnist (51000) 2, and any set of 60k+ training images 1,
+    so training time grows no faster than the data and is bounded per image.
     """
     return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_SAMPLES / max(n_train, 1))))
 

@@ -158,19 +158,23 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         "A small DCGAN (strided convolutions, batch norm, transposed-convolution upsampling) on scikit-learn's "
         "8×8 digits. The sample grid turns from noise into recognisable digits within a couple of thousand "
         "steps; fd falls and class_coverage reaches 10 as every digit appears.",
-        DIGITS, group="digits", watch=["fd", "class_coverage", "class_kl"]),
+        DIGITS, group="digits", watch=["fd", "class_coverage", "class_kl"],
+        effect=Effect((("class_coverage", ">=", 10), ("fd", "<=", 150)),
+                      "all 10 digits appear and fd falls below 150")),
     Preset(
         "digits-dcgan-resize", "DCGAN with resize-convolution upsampling",
         "digits-dcgan with each transposed convolution replaced by nearest-neighbour resize then convolution "
         "(Odena et al. 2016), which avoids checkerboard artefacts. Compare the sample grids side by side.",
         DIGITS | {"model": DIGITS["model"] | {"upsample": "resize_conv"}}, group="digits",
-        watch=["fd", "class_coverage"]),
+        watch=["fd", "class_coverage"], effect=Effect((("class_coverage", ">=", 10),), "all 10 digits appear")),
     Preset(
         "digits-cgan", "Conditional GAN: ask for a digit",
         "The label is fed to both networks (Mirza & Osindero 2014), so you choose which digit to draw: sample "
         "with label=3 and get threes. label_accuracy tells how often the classifier agrees with the label asked.",
         DIGITS | {"model": DIGITS["model"] | {"conditional": True}}, group="digits",
-        watch=["label_accuracy", "fd", "class_coverage"]),
+        watch=["label_accuracy", "fd", "class_coverage"],
+        effect=Effect((("label_accuracy", ">=", 0.8),),
+                      "the classifier agrees with the requested digit 80% of the time")),
     Preset(
         "fashion-dcgan", "DCGAN on 28×28 Fashion-MNIST",
         "A DCGAN on Fashion-MNIST (Debian's dataset-fashion-mnist). Slow on a CPU (a few steps a second): shapes "

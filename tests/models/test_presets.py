@@ -1,0 +1,109 @@
+"""Presets are lessons: each must validate, say what to watch, and show its effect when trained (seed 0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.presets import PRESETS, PresetError, get_preset, preset_config
+from models.trainer import Trainer
+
+TWO_D = [name for name, p in PRESETS.items() if p.config().dataset.kind in ("ring", "grid")]
+
+
+def train(name: str, data_dir: Path | None = None, **overrides: object) -> list[dict[str, float]]:
+    """The whole preset at one thread; quality metrics carried forward between measurements."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = Trainer(preset_config(name, dict(overrides) or None), data_dir or "data")
+        carried: dict[str, float] = {}
+        history = []
+        for _ in range(trainer.config.steps):
+            carried |= trainer.step()
+            history.append(dict(carried))
+        history.append(carried | trainer.evaluate())
+        return history
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_every_preset_validates_and_explains_itself():
+    for name, preset in PRESETS.items():
+        config = preset.config()
+        assert config.steps > 0, name
+        assert len(preset.description) > 150 and preset.title and preset.watch, name
+        assert preset.effect is not None or config.dataset.kind == "fashion_mnist", name
+
+
+def test_problem_and_fix_presets_share_a_group():
+    groups = {p.group for p in PRESETS.values()}
+    assert {"ring", "grid", "minimax-vs-nonsaturating", "imbalance", "digits"} <= groups
+    assert get_preset("vanishing-minimax").group == get_preset("vanishing-nonsaturating").group
+
+
+def test_vanishing_pair_differs_only_in_the_generator_loss():
+    a = preset_config("vanishing-minimax").model_dump()
+    b = preset_config("vanishing-nonsaturating").model_dump()
+    assert a["train"].pop("loss") == "minimax" and b["train"].pop("loss") == "nonsaturating"
+    assert a == b
+
+
+def test_preset_overrides_any_field():
+    config = preset_config("ring-vanilla", {"seed": 5, "tricks": {"unroll_steps": 2}, "model.hidden": 32})
+    assert (config.seed, config.tricks.unroll_steps, config.model.hidden) == (5, 2, 32)
+
+
+def test_unknown_preset_names_the_known_ones():
+    with pytest.raises(PresetError) as error:
+        get_preset("ring-vanila")
+    assert "ring-vanilla" in str(error.value)
+
+
+@pytest.mark.slow
+def test_ring_unrolled_covers_clearly_more_modes_than_ring_vanilla():
+    vanilla, unrolled = train("ring-vanilla")[-1], train("ring-unrolled")[-1]
+    assert vanilla["modes_covered"] <= 2
+    assert unrolled["modes_covered"] == 8
+    assert unrolled["reverse_kl"] < 0.2 < vanilla["reverse_kl"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in TWO_D if n not in ("ring-vanilla", "ring-unrolled")])
+def test_2d_preset_shows_its_effect(name: str):
+    effect = get_preset(name).effect
+    assert effect is not None
+    history = train(name)
+    assert any(effect.holds(m) for m in history), f"{name}: {effect} never held"
+
+
+@pytest.mark.slow
+def test_minimax_generator_gradient_is_orders_of_magnitude_below_nonsaturating():
+    minimax = train("vanishing-minimax", steps=300)
+    nonsaturating = train("vanishing-nonsaturating", steps=300)
+    mean = lambda history: sum(m["grad_norm_g"] for m in history) / len(history)  # noqa: E731
+    assert mean(nonsaturating) > 100 * mean(minimax)
+
+
+@pytest.mark.slow
+def test_instance_noise_revives_the_gradient_of_an_overpowered_discriminator():
+    stuck = train("d-overpowered", steps=400)
+    noisy = train("d-overpowered-noise", steps=400)
+    assert stuck[-1]["d_loss"] < 0.05 and noisy[-1]["d_loss"] > 0.2
+    mean = lambda history: sum(m["grad_norm_g"] for m in history) / len(history)  # noqa: E731
+    assert mean(noisy) > 10 * mean(stuck)
+
+
+@pytest.mark.slow
+def test_digits_dcgan_reaches_every_class_and_its_fd_falls(data_dir: Path):
+    history = train("digits-dcgan", data_dir)
+    assert history[-1]["class_coverage"] == 10
+    assert history[-1]["fd"] < 0.2 * history[0]["fd"]
+
+
+@pytest.mark.slow
+def test_digits_cgan_draws_the_digit_it_is_asked_for(data_dir: Path):
+    history = train("digits-cgan", data_dir, steps=1500)
+    assert history[-1]["label_accuracy"] >= 0.8
