@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,23 @@ class Trained:
     rng_after: torch.Tensor
     threads_before: int
     threads_after: int
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Pin torch to one thread for this module, as the other training tests do.
+
+    The judge's ops on 8x8 images are far too small to gain from intra-op parallelism, and with two threads on a
+    shared two-core machine a busy neighbour stalls every parallel region: a training that takes ~3 s at one
+    thread was measured at 40+ s with two. ``load_judge`` itself must not change the thread count, so the test
+    owns that choice and restores it afterwards.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
