@@ -159,8 +159,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         "8×8 digits. The sample grid turns from noise into recognisable digits within a couple of thousand "
         "steps; fd falls and class_coverage reaches 10 as every digit appears.",
         DIGITS, group="digits", watch=["fd", "class_coverage", "class_kl"],
-        effect=Effect((("class_coverage", ">=", 10), ("fd", "<=", 150)),
-                      "all 10 digits appear and fd falls below 150")),
+        effect=Effect((("class_coverage", ">=", 10), ("fd", "<=", 300)),
+                      "all 10 digits appear and fd falls below 300")),
     Preset(
         "digits-dcgan-resize", "DCGAN with resize-convolution upsampling",
         "digits-dcgan with each transposed convolution replaced by nearest-neighbour resize then convolution "
@@ -177,12 +177,15 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                       "the classifier agrees with the requested digit 80% of the time")),
     Preset(
         "fashion-dcgan", "DCGAN on 28×28 Fashion-MNIST",
-        "A DCGAN on Fashion-MNIST (Debian's dataset-fashion-mnist). Slow on a CPU (a few steps a second): shapes "
-        "of shirts, shoes and bags appear after a few hundred steps.",
+        "A DCGAN on 28×28 Fashion-MNIST (Debian's dataset-fashion-mnist), about 18 steps a second on one CPU "
+        "core. Outlines of shirts, trousers, shoes and bags appear within a few hundred steps; all 10 classes are "
+        "drawn by step 250 and fd falls steadily (from thousands to about 100 over the 2000 steps).",
         {"steps": 2000, "dataset": {"kind": "fashion_mnist"},
          "model": {"arch": "dcgan", "z_dim": 64, "hidden": 32}, "train": IMAGE_TRAIN,
          "stream": {"eval_every": 250, "eval_samples": 1000, "samples_every": 50, "n_samples": 64}},
-        group="fashion", watch=["fd", "class_coverage"]),
+        group="fashion", watch=["fd", "class_coverage"],
+        effect=Effect((("class_coverage", ">=", 10), ("fd", "<=", 300)),
+                      "all 10 classes appear and fd falls below 300")),
 ]}
 
 
