@@ -124,7 +124,8 @@ LossName = Literal["minimax", "nonsaturating", "least_squares", "hinge", "wasser
 class TrainConfig(Strict):
     lr_g: float = live(2e-4, "Generator learning rate.", gt=0, le=1)
     lr_d: float = live(2e-4, "Discriminator learning rate.", gt=0, le=1)
-    betas: tuple[float, float] = live((0.5, 0.999), "Adam betas (β1, β2); β1 is RMSprop's/SGD's momentum.")
+    betas: tuple[float, float] = live(
+        (0.5, 0.999), "Adam's (β1, β2); SGD uses β1 as momentum, RMSprop β2 as its smoothing constant.")
     optimizer: Literal["adam", "sgd", "rmsprop"] = live("adam", "Optimiser of both networks.")
     batch_size: int = live(256, "Real samples per D update (and fakes per update).", ge=2, le=4096)
     d_steps: int = live(1, "D updates per G update (Goodfellow 2014, Alg. 1).", ge=1, le=20)

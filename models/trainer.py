@@ -55,12 +55,22 @@ def grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
-def make_optimizer(name: str, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+
+
+def optimizer_settings(name: str, lr: float, betas: tuple[float, float]) -> dict[str, Any]:
+    """How ``betas`` read for each optimiser: Adam's (β1, β2); SGD's momentum β1; RMSprop's smoothing β2 with no
+    momentum, as WGAN used it."""
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
+        return {"lr": lr, "betas": betas}
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=betas[0] if betas[0] < 0.5 else 0.0)
-    return torch.optim.SGD(params, lr=lr, momentum=betas[0])
+        return {"lr": lr, "alpha": betas[1]}
+    return {"lr": lr, "momentum": betas[0]}
+
+
+def make_optimizer(name: str, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    return OPTIMIZERS[name](params, **optimizer_settings(name, lr, betas))
 
 
 @contextmanager
@@ -135,11 +145,7 @@ class Trainer:
             return
         for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
             for group in opt.param_groups:
-                group["lr"] = lr
-                if "betas" in group:
-                    group["betas"] = t.betas
-                elif "momentum" in group and isinstance(opt, torch.optim.SGD):
-                    group["momentum"] = t.betas[0]
+                group.update(optimizer_settings(t.optimizer, lr, t.betas))
 
     def patch(self, patch: dict[str, Any]) -> RunConfig:
         """Validate a live patch now (raises ConfigError); it takes effect at the start of the next step."""
@@ -210,7 +216,7 @@ class Trainer:
             self.replay.push(fresh, fake_y, self.rng)
         return {"d_loss": d_loss.detach(), "d_real": loss.readout(real_out.detach()).mean(),
                 "d_fake": loss.readout(fake_out.detach()).mean(), "grad_norm_d": norm,
-                "replayed": replayed, "real_in": real_in, "real": real, "real_y": real_y}
+                "replayed": replayed, "real_in": real_in}
 
     def _generator_update(self, loss: GanLoss, sigma: float, last_d: dict[str, Any]) -> dict[str, Any]:
         cfg = self.config

@@ -9,22 +9,16 @@ import pytest
 import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
-from models.config import ConfigError, parse_config
+from models.config import ConfigError, RunConfig, parse_config
 from models.trainer import DivergenceError, Trainer, resolve_device
+from tests.models.tiny import tiny_config
 
 TIMING = {"it_per_s"}  # wall-clock figures are the only metrics allowed to differ between identical runs
 
 
-def config(**sections: Any):
-    base: dict[str, Any] = {
-        "seed": 11, "steps": 100, "dataset": {"kind": "ring", "n": 2000},
-        "model": {"z_dim": 4, "hidden": 16, "layers": 2},
-        "train": {"batch_size": 32, "lr_d": 1e-3, "lr_g": 1e-3},
-        "stream": {"eval_every": 5, "eval_samples": 200},
-    }
-    for key, value in sections.items():
-        base[key] = base.get(key, {}) | value if isinstance(value, dict) else value
-    return parse_config(base)
+def config(**sections: Any) -> RunConfig:
+    """The tiny config with quality measured every 5 steps."""
+    return tiny_config(**({"seed": 11, "stream": {"eval_every": 5}} | sections))
 
 
 EVERY_TRICK = {
@@ -169,3 +163,12 @@ def test_conditional_dcgan_on_digits_trains_and_samples_a_chosen_label(data_dir:
     trainer.step()
     images = trainer.sample(4, seed=0, labels=torch.tensor([3, 3, 3, 3]))
     assert images.shape == (4, 1, 8, 8)
+
+
+def test_betas_map_onto_each_optimizer_and_follow_live_patches():
+    trainer = Trainer(config(train={"optimizer": "rmsprop", "betas": [0.5, 0.9]}))
+    trainer.step()
+    assert trainer.opt_d.param_groups[0]["alpha"] == 0.9  # RMSprop's smoothing constant is β2
+    trainer.patch({"train": {"betas": [0.5, 0.95], "lr_g": 1e-2}})
+    trainer.step()
+    assert trainer.opt_d.param_groups[0]["alpha"] == 0.95 and trainer.opt_g.param_groups[0]["lr"] == 1e-2

@@ -8,21 +8,14 @@ import pytest
 import torch
 
 from models import tricks
-from models.config import RunConfig, parse_config
+from models.config import RunConfig
 from models.losses import LOSSES, GanLoss
 from models.trainer import Trainer
+from tests.models.tiny import tiny_config
 
 
 def small_config(**sections: Any) -> RunConfig:
-    base: dict[str, Any] = {
-        "seed": 3, "steps": 100, "dataset": {"kind": "ring", "n": 2000},
-        "model": {"z_dim": 4, "hidden": 16, "layers": 2},
-        "train": {"batch_size": 32, "lr_d": 1e-3, "lr_g": 1e-3},
-        "stream": {"eval_every": 1000, "eval_samples": 200},
-    }
-    for key, value in sections.items():
-        base[key] = base.get(key, {}) | value if isinstance(value, dict) else value
-    return parse_config(base)
+    return tiny_config(**sections)
 
 
 def rows_in(rows: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
