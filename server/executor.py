@@ -1,0 +1,187 @@
+"""Where runs execute. ``Executor`` is the interface a cluster backend (Ray) implements later; ``LocalExecutor``
+runs each run in its own ``spawn``-ed worker process on this machine.
+
+A new run's latency is dominated by importing torch (~4 s here), so the local executor keeps a pool of workers
+that have already imported it and wait for a run. At most ``max_concurrent`` runs train at once, each with
+``cores // max_concurrent`` torch threads, so concurrent runs never oversubscribe the cores; further runs wait in
+a FIFO queue (a ``queued`` status event). A worker that dies without saying why (segfault, OOM kill, ``kill -9``)
+is noticed by a watchdog, which reports its run ``failed`` with the exit code.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from server.worker import RunSpec, worker_main
+
+FINAL_STATUSES = frozenset({"completed", "stopped", "failed", "diverged"})
+WATCHDOG_SECONDS = 0.2
+
+
+class Executor(Protocol):
+    def submit(self, spec: RunSpec) -> None: ...
+    def send(self, run_id: str, message: dict[str, Any]) -> bool: ...
+    def next_event(self, timeout: float) -> dict[str, Any] | None: ...
+    def running(self) -> list[str]: ...
+    def queued(self) -> list[str]: ...
+    def shutdown(self) -> None: ...
+
+
+@dataclass
+class Worker:
+    process: Any  # multiprocessing.Process (spawn context)
+    control: Connection
+    run_id: str | None = None
+    finished: bool = False  # the run sent its final status; the process exits by itself
+
+
+@dataclass
+class LocalExecutor:
+    max_concurrent: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 2))
+    warm: int = 1  # idle pre-started workers kept ready
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    gpus: int = 0  # CUDA devices to assign round-robin
+
+    def __post_init__(self) -> None:
+        self._ctx = mp.get_context("spawn")
+        self._events: Any = self._ctx.Queue()
+        self._lock = threading.RLock()
+        self._idle: list[Worker] = []
+        self._active: dict[str, Worker] = {}
+        self._waiting: deque[RunSpec] = deque()
+        self._next_gpu = 0
+        self._closed = False
+        self._fill_pool()
+        self._watchdog = threading.Thread(target=self._watch, name="executor-watchdog", daemon=True)
+        self._watchdog.start()
+
+    # ------------------------------------------------------------------------------- interface
+
+    def submit(self, spec: RunSpec) -> None:
+        """Start the run now if a slot is free, else queue it (FIFO)."""
+        with self._lock:
+            if len(self._active) >= self.max_concurrent:
+                self._waiting.append(spec)
+                self._events.put({"run_id": spec.run_id, "type": "status", "status": "queued",
+                                  "position": len(self._waiting), "time": time.time()})
+                return
+            self._launch(spec)
+
+    def send(self, run_id: str, message: dict[str, Any]) -> bool:
+        """Control message to a running run; False if it is not running here (queued, finished, unknown)."""
+        with self._lock:
+            worker = self._active.get(run_id)
+            if worker is None:
+                if message.get("type") == "stop":
+                    return self._unqueue(run_id)
+                return False
+            try:
+                worker.control.send(message)
+                return True
+            except (BrokenPipeError, OSError):
+                return False
+
+    def next_event(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if event.get("type") == "status" and event.get("status") in FINAL_STATUSES:
+            self._finished(event["run_id"])
+        return event
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._active)
+
+    def queued(self) -> list[str]:
+        with self._lock:
+            return [s.run_id for s in self._waiting]
+
+    def pids(self) -> dict[str, int]:
+        with self._lock:
+            return {run_id: w.process.pid for run_id, w in self._active.items()}
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = self._idle + list(self._active.values())
+            self._idle, self._active = [], {}
+            self._waiting.clear()
+        for worker in workers:
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join(timeout=5)
+            worker.control.close()
+
+    # ------------------------------------------------------------------------------- internals
+
+    def _spawn(self) -> Worker:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(target=worker_main, args=(child, self._events), daemon=True,
+                                    name="ganplay-worker")
+        process.start()
+        child.close()
+        return Worker(process, parent)
+
+    def _fill_pool(self) -> None:
+        with self._lock:
+            while not self._closed and len(self._idle) < self.warm:
+                self._idle.append(self._spawn())
+
+    def _threads(self) -> int:
+        return max(1, self.cores // self.max_concurrent)
+
+    def _launch(self, spec: RunSpec) -> None:
+        worker = self._idle.pop(0) if self._idle else self._spawn()
+        device = spec.device
+        if device is None and self.gpus:
+            device = f"cuda:{self._next_gpu % self.gpus}"
+            self._next_gpu += 1
+        spec = replace(spec, threads=self._threads(), device=device)
+        worker.run_id = spec.run_id
+        self._active[spec.run_id] = worker
+        worker.control.send({"type": "start", "spec": spec})
+        threading.Thread(target=self._fill_pool, daemon=True).start()  # replace the warm worker off this path
+
+    def _unqueue(self, run_id: str) -> bool:
+        for spec in list(self._waiting):
+            if spec.run_id == run_id:
+                self._waiting.remove(spec)
+                self._events.put({"run_id": run_id, "type": "status", "status": "stopped", "time": time.time()})
+                return True
+        return False
+
+    def _finished(self, run_id: str) -> None:
+        with self._lock:
+            worker = self._active.pop(run_id, None)
+            if worker is not None:
+                worker.finished = True
+                worker.control.close()
+            while self._waiting and len(self._active) < self.max_concurrent and not self._closed:
+                self._launch(self._waiting.popleft())
+
+    def _watch(self) -> None:
+        """Report runs whose worker process died without a final status."""
+        while not self._closed:
+            time.sleep(WATCHDOG_SECONDS)
+            with self._lock:
+                # Exit code 0 means the run ended normally and its final status is already on the queue.
+                dead = [(run_id, w) for run_id, w in self._active.items()
+                        if not w.finished and not w.process.is_alive() and w.process.exitcode != 0]
+                for _, worker in dead:
+                    worker.finished = True
+                self._idle = [w for w in self._idle if w.process.is_alive()]
+            for run_id, worker in dead:
+                self._events.put({"run_id": run_id, "type": "status", "status": "failed", "time": time.time(),
+                                  "reason": f"worker process exited with code {worker.process.exitcode}"})
+            if dead:
+                self._fill_pool()

@@ -1,0 +1,188 @@
+"""The process that trains one run: started warm (torch imported), it waits for a run, then loops ``step()``.
+
+Between steps it drains its control pipe (patch, pause, resume, stop), so a patch applies exactly at a step
+boundary and is acknowledged with that step. Everything it learns it sends as plain-dict events on one shared
+queue; metric rows are batched (at most every ``FLUSH_SECONDS``) so streaming costs the loop one queue put per
+batch, not per step. It never touches the database or the network: the server owns those.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+FLUSH_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a worker needs to start (or resume, or fork) a run."""
+
+    run_id: str
+    config: dict[str, Any]
+    checkpoint_path: str  # where this run writes its checkpoint
+    data_dir: str
+    resume_from: str | None = None  # a checkpoint to continue (resume) or to start from (fork)
+    fork_overrides: dict[str, Any] | None = None
+    threads: int = 1
+    device: str | None = None  # overrides config.device (the executor assigns GPUs round-robin)
+
+
+class Emitter:
+    """Events of one run, onto the shared queue; metrics rows wait for the next flush."""
+
+    def __init__(self, queue: Any, run_id: str):
+        self.queue, self.run_id = queue, run_id
+        self.rows: list[dict[str, float]] = []
+        self.last_flush = 0.0
+
+    def emit(self, kind: str, **payload: Any) -> None:
+        self.flush()  # metrics before anything that follows them
+        self.queue.put({"run_id": self.run_id, "type": kind, "time": time.time(), **payload})
+
+    def metrics(self, row: dict[str, float]) -> None:
+        self.rows.append(row)
+        if time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.queue.put({"run_id": self.run_id, "type": "metrics", "time": time.time(), "rows": self.rows})
+            self.rows = []
+        self.last_flush = time.monotonic()
+
+
+def worker_main(control: Connection, events: Any) -> None:
+    """Entry point of a pooled worker process: import torch now (the slow part), then serve one run."""
+    _warm_up()
+    events.put({"type": "worker_ready", "pid": os.getpid()})
+    message = control.recv()
+    if message.get("type") != "start":
+        return
+    run(message["spec"], control, events)
+
+
+def _warm_up() -> None:
+    """Everything a run needs that is slow the first time: imports (torch ~4 s), and one tiny training step so
+    lazy initialisation inside torch (kernels, autograd, allocator) is paid before a user is waiting."""
+    import torch
+
+    import models.checkpoint
+    import models.field
+    import models.sampling  # noqa: F401
+    from models.config import parse_config
+    from models.trainer import Trainer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tiny = parse_config({"steps": 2, "dataset": {"kind": "ring", "n": 100},
+                         "model": {"z_dim": 2, "hidden": 4, "layers": 1},
+                         "train": {"batch_size": 8}, "stream": {"eval_samples": 100}})
+    Trainer(tiny, "data").step()
+    torch.set_num_threads(threads)
+
+
+def run(spec: RunSpec, control: Connection, events: Any) -> None:
+    import torch
+
+    from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
+    from models.config import ConfigError, parse_config
+    from models.trainer import DivergenceError, Trainer
+
+    torch.set_num_threads(spec.threads)
+    out = Emitter(events, spec.run_id)
+    out.emit("status", status="starting", pid=os.getpid())
+    try:
+        if spec.resume_from:
+            state = load_checkpoint(spec.resume_from)
+            trainer = trainer_from_checkpoint(state, spec.data_dir, spec.fork_overrides)
+        else:
+            config = parse_config(spec.config)
+            if spec.device:
+                config = config.model_copy(update={"device": spec.device})
+            trainer = Trainer(config, spec.data_dir)
+        out.emit("status", status="running", step=trainer.step_count, device=str(trainer.device))
+        _loop(trainer, spec, control, out, save_checkpoint)
+    except DivergenceError as e:
+        out.emit("status", status="diverged", step=e.step, reason=str(e))
+    except ConfigError as e:
+        out.emit("status", status="failed", reason=str(e))
+    except Exception as e:  # anything else ends this run only; the reason goes to the user
+        out.emit("status", status="failed", reason=f"{type(e).__name__}: {e}",
+                 traceback=traceback.format_exc(limit=8))
+    finally:
+        out.flush()
+
+
+def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: Any) -> None:
+    from models.config import ConfigError
+
+    paused = False
+    while True:
+        while paused or control.poll():
+            message = control.recv()  # blocks while paused: a paused run costs no CPU
+            kind = message.get("type")
+            if kind == "patch":
+                try:
+                    trainer.patch(message["patch"])
+                    out.emit("patch_accepted", id=message.get("id"), step=trainer.step_count + 1)
+                except ConfigError as e:
+                    out.emit("patch_rejected", id=message.get("id"), errors=e.errors)
+            elif kind == "pause" and not paused:
+                paused = True
+                save(trainer, spec.checkpoint_path)
+                out.emit("status", status="paused", step=trainer.step_count)
+            elif kind == "resume" and paused:
+                paused = False
+                out.emit("status", status="running", step=trainer.step_count)
+            elif kind == "stop":
+                save(trainer, spec.checkpoint_path)
+                out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
+                out.emit("status", status="stopped", step=trainer.step_count)
+                return
+        if trainer.step_count >= trainer.config.steps:
+            save(trainer, spec.checkpoint_path)
+            out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
+            out.emit("status", status="completed", step=trainer.step_count)
+            return
+        metrics = trainer.step()
+        step = trainer.step_count
+        stream = trainer.config.stream
+        if metrics.get("config_changed"):
+            out.emit("config", step=step, changes=trainer.change_log[-1]["changes"],
+                     config=trainer.config.model_dump(mode="json"))
+        if step % stream.metrics_every == 0 or step == 1:
+            out.metrics(metrics)
+        if step % stream.samples_every == 0 or step == 1:
+            _frames(trainer, out)
+        if step % stream.checkpoint_every == 0:
+            save(trainer, spec.checkpoint_path)
+            out.emit("checkpoint", step=step, path=spec.checkpoint_path)
+
+
+def _frames(trainer: Any, out: Emitter) -> None:
+    """A sample frame (points, or a PNG grid of images) and, for 2D runs, a field frame."""
+    from models.field import field_frame
+    from models.sampling import image_grid
+
+    stream = trainer.config.stream
+    seed = trainer.config.seed + 1  # a fixed latent: frames are comparable across steps
+    if trainer.data.is_image:
+        buffer = io.BytesIO()
+        image_grid(trainer.sample(min(stream.n_samples, 64), seed).cpu(), scale=2).save(buffer, format="PNG")
+        out.emit("samples", step=trainer.step_count, png=buffer.getvalue())
+    elif trainer.config.model.conditional:
+        out.emit("samples", step=trainer.step_count, points=trainer.sample(stream.n_samples, seed).cpu().tolist())
+    else:
+        out.emit("field", step=trainer.step_count,
+                 **field_frame(trainer, stream.n_samples, stream.field_resolution, seed))
+
+
+def checkpoint_path(data_dir: Path, run_id: str) -> Path:
+    return data_dir / "runs" / run_id / "checkpoint.pt"

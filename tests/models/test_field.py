@@ -1,0 +1,46 @@
+"""The 2D field frame: D's verdict on a grid, and the direction G's loss pulls each sample."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.config import parse_config
+from models.field import field_frame
+from models.losses import LOSSES
+from models.trainer import Trainer
+from tests.models.tiny import tiny_config
+
+
+def test_grid_verdict_is_ds_readout_at_each_grid_point():
+    trainer = Trainer(tiny_config())
+    trainer.step()
+    frame = field_frame(trainer, n=32, resolution=5, seed=0)
+    _, xmax, ymin, _ = frame["bounds"]
+    trainer.discriminator.eval()
+    corner = torch.tensor([[xmax, ymin]])  # last column of the first row
+    expected = torch.sigmoid(trainer.discriminator(corner)).item()
+    assert frame["d"][0][4] == pytest.approx(expected, abs=1e-6)
+    assert len(frame["d"]) == 5 and all(len(row) == 5 for row in frame["d"])
+
+
+def test_directions_are_unit_vectors_that_lower_the_generator_loss():
+    trainer = Trainer(tiny_config())
+    for _ in range(3):
+        trainer.step()
+    frame = field_frame(trainer, n=32, resolution=4, seed=0)
+    samples, directions = torch.tensor(frame["samples"]), torch.tensor(frame["directions"])
+    assert torch.allclose(directions.norm(dim=1), torch.ones(32), atol=1e-5)
+    loss = LOSSES[trainer.config.train.loss]
+    trainer.discriminator.eval()
+    with torch.no_grad():
+        before = loss.g_loss(trainer.discriminator(samples))
+        after = loss.g_loss(trainer.discriminator(samples + 1e-3 * directions))
+    assert after < before
+
+
+def test_field_frames_refuse_image_runs():
+    trainer = Trainer(parse_config({"dataset": {"kind": "digits"}, "model": {"arch": "dcgan", "hidden": 8},
+                                    "train": {"batch_size": 8}}))
+    with pytest.raises(ValueError, match="2D"):
+        field_frame(trainer, n=8, resolution=4, seed=0)

@@ -1,0 +1,166 @@
+"""The local executor with real spawned worker processes: warm start, control at step boundaries, failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.presets import preset_config
+from server.executor import LocalExecutor
+from server.worker import RunSpec, checkpoint_path
+
+Event = dict[str, Any]
+
+
+class Events:
+    """Events pulled from the executor, kept per run, so tests can wait for what they expect."""
+
+    def __init__(self, executor: LocalExecutor):
+        self.executor = executor
+        self.by_run: dict[str, list[Event]] = defaultdict(list)
+        self.ready_pids: set[int] = set()
+
+    def pump(self, timeout: float) -> None:
+        event = self.executor.next_event(timeout)
+        if event is None:
+            return
+        if event["type"] == "worker_ready":
+            self.ready_pids.add(event["pid"])
+        else:
+            self.by_run[event["run_id"]].append(event)
+
+    def wait(self, run_id: str, predicate: Callable[[Event], bool], timeout: float = 60) -> Event:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            events = self.by_run[run_id]
+            for event in events[seen:]:
+                if predicate(event):
+                    return event
+            seen = len(events)
+            self.pump(0.05)
+        raise AssertionError(f"{run_id}: no matching event within {timeout} s; got {[e['type'] for e in events]}")
+
+    def status(self, run_id: str, status: str, timeout: float = 60) -> Event:
+        return self.wait(run_id, lambda e: e["type"] == "status" and e.get("status") == status, timeout)
+
+
+@pytest.fixture(scope="module")
+def executor() -> Iterator[LocalExecutor]:
+    ex = LocalExecutor(max_concurrent=2, warm=2, cores=2)
+    yield ex
+    ex.shutdown()
+
+
+@pytest.fixture(scope="module")
+def events(executor: LocalExecutor) -> Events:
+    ev = Events(executor)
+    deadline = time.monotonic() + 60
+    while len(ev.ready_pids) < 2 and time.monotonic() < deadline:
+        ev.pump(0.1)
+    assert len(ev.ready_pids) >= 2, "warm workers did not start"
+    return ev
+
+
+def spec(tmp_path: Path, run_id: str, preset: str = "ring-vanilla", **overrides: Any) -> RunSpec:
+    config = preset_config(preset, {"stream": {"samples_every": 20, "checkpoint_every": 100}} | overrides)
+    return RunSpec(run_id, config.model_dump(mode="json"), str(checkpoint_path(tmp_path, run_id)), str(tmp_path))
+
+
+def test_a_run_starts_on_a_prestarted_worker_and_completes(executor: LocalExecutor, events: Events,
+                                                           tmp_path: Path):
+    executor.submit(spec(tmp_path, "warm", steps=200))
+    starting = events.status("warm", "starting")
+    assert starting["pid"] in events.ready_pids  # torch was already imported: no cold start on this path
+    first = events.wait("warm", lambda e: e["type"] == "metrics")
+    assert first["rows"][0]["step"] == 1
+    events.status("warm", "completed")
+    assert Path(checkpoint_path(tmp_path, "warm")).exists()
+
+
+def test_2d_run_streams_field_frames(executor: LocalExecutor, events: Events, tmp_path: Path):
+    executor.submit(spec(tmp_path, "field", steps=40, stream={"field_resolution": 8, "n_samples": 64,
+                                                                "samples_every": 20}))
+    frame = events.wait("field", lambda e: e["type"] == "field")
+    assert len(frame["d"]) == 8 and len(frame["d"][0]) == 8
+    assert len(frame["samples"]) == 64 and len(frame["directions"]) == 64
+    events.status("field", "completed")
+
+
+def test_patch_is_acknowledged_with_the_step_that_applies_it(executor: LocalExecutor, events: Events,
+                                                             tmp_path: Path):
+    executor.submit(spec(tmp_path, "patch", steps=100_000))
+    events.wait("patch", lambda e: e["type"] == "metrics")
+    assert executor.send("patch", {"type": "patch", "id": "p1", "patch": {"tricks": {"unroll_steps": 3}}})
+    accepted = events.wait("patch", lambda e: e["type"] == "patch_accepted")
+    config = events.wait("patch", lambda e: e["type"] == "config")
+    assert config["step"] == accepted["step"] and config["changes"] == {"tricks.unroll_steps": 3}
+    later = events.wait("patch", lambda e: e["type"] == "metrics" and e["rows"][-1]["step"] > config["step"])
+    assert later["rows"][-1]["unroll_steps"] == 3
+    executor.send("patch", {"type": "patch", "id": "p2", "patch": {"tricks": {"pack": 2}}})
+    rejected = events.wait("patch", lambda e: e["type"] == "patch_rejected")
+    assert rejected["id"] == "p2" and rejected["errors"][0]["field"] == "tricks.pack"
+    executor.send("patch", {"type": "pause"})
+    paused = events.status("patch", "paused")
+    executor.send("patch", {"type": "resume"})
+    events.status("patch", "running")
+    executor.send("patch", {"type": "stop"})
+    stopped = events.status("patch", "stopped")
+    assert stopped["step"] >= paused["step"]
+
+
+def test_killed_worker_fails_its_run_within_two_seconds_and_spares_the_other(executor: LocalExecutor,
+                                                                            events: Events, tmp_path: Path):
+    executor.submit(spec(tmp_path, "victim", steps=100_000))
+    executor.submit(spec(tmp_path, "bystander", steps=100_000))
+    events.wait("victim", lambda e: e["type"] == "metrics")
+    events.wait("bystander", lambda e: e["type"] == "metrics")
+    os.kill(executor.pids()["victim"], signal.SIGKILL)
+    killed = time.monotonic()
+    failed = events.status("victim", "failed", timeout=5)
+    assert time.monotonic() - killed < 2.0 and "-9" in failed["reason"]
+    count = len(events.by_run["bystander"])
+    events.wait("bystander", lambda e: e["type"] == "metrics" and events.by_run["bystander"].index(e) >= count)
+    executor.send("bystander", {"type": "stop"})
+    events.status("bystander", "stopped")
+
+
+def test_runs_beyond_the_limit_queue_and_start_in_order(executor: LocalExecutor, events: Events, tmp_path: Path):
+    for name in ("q1", "q2", "q3"):
+        executor.submit(spec(tmp_path, name, steps=100_000))
+    events.status("q3", "queued")
+    assert executor.queued() == ["q3"]
+    executor.send("q1", {"type": "stop"})
+    events.status("q1", "stopped")
+    events.wait("q3", lambda e: e["type"] == "metrics")
+    for name in ("q2", "q3"):
+        executor.send(name, {"type": "stop"})
+        events.status(name, "stopped")
+
+
+def test_divergence_ends_the_run_as_diverged(executor: LocalExecutor, events: Events, tmp_path: Path):
+    executor.submit(spec(tmp_path, "nan", steps=200, train={"optimizer": "sgd", "lr_d": 1.0, "lr_g": 1.0,
+                                                             "loss": "wasserstein_gp", "gp_weight": 0.0}))
+    diverged = events.status("nan", "diverged")
+    assert "diverged at step" in diverged["reason"]
+
+
+def test_resume_continues_from_the_checkpoint_step(executor: LocalExecutor, events: Events, tmp_path: Path):
+    executor.submit(spec(tmp_path, "first", steps=100_000))
+    events.wait("first", lambda e: e["type"] == "metrics")
+    executor.send("first", {"type": "stop"})
+    stopped = events.status("first", "stopped")
+    resumed = RunSpec("again", {}, str(checkpoint_path(tmp_path, "again")), str(tmp_path),
+                      resume_from=str(checkpoint_path(tmp_path, "first")))
+    executor.submit(resumed)
+    running = events.status("again", "running")
+    assert running["step"] == stopped["step"]
+    executor.send("again", {"type": "stop"})
+    events.status("again", "stopped")
