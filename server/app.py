@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from server.api import meta
+from server.api import meta, runs, stream
+from server.db.engine import make_engine, make_session_factory, sqlite_url
+from server.db.migrate import upgrade
+from server.executor import LocalExecutor
+from server.hub import Hub
+from server.jobs import JobManager
 from server.settings import Settings, get_settings
 
 
@@ -17,11 +24,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import torch
+
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        yield
+        url = settings.database_url or sqlite_url(settings.data_dir)
+        upgrade(url)
+        engine = make_engine(url)
+        cores = os.cpu_count() or 1
+        executor = LocalExecutor(max_concurrent=settings.max_concurrent or max(1, cores // 2),
+                                 warm=settings.warm_workers, cores=cores, gpus=torch.cuda.device_count())
+        app.state.hub = Hub(asyncio.get_running_loop())
+        app.state.jobs = JobManager(executor, make_session_factory(engine), app.state.hub, settings.data_dir)
+        app.state.jobs.start()
+        try:
+            yield
+        finally:
+            app.state.jobs.close()
+            engine.dispose()
 
     app = FastAPI(title="ganplay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.include_router(meta.router)
+    app.include_router(runs.router)
+    app.include_router(stream.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Field(Path("data"), description="SQLite database, checkpoints, caches.")
     web_dir: Path = Field(Path(__file__).resolve().parent.parent / "web", description="The static web page.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under data_dir.")
+    max_concurrent: int | None = Field(None, ge=1, le=64, description="Runs training at once; default cores // 2.")
+    warm_workers: int = Field(1, ge=0, le=16, description="Pre-started idle workers (torch already imported).")
 
 
 @lru_cache

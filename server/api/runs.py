@@ -1,0 +1,162 @@
+"""Runs: create, list, read, patch live, control, fork, delete, metrics. Thin: the job manager does the work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field, model_validator
+
+from models.config import ConfigError, RunConfig, parse_config
+from models.presets import PresetError, preset_config
+from server.db import repository as repo
+from server.jobs import InvalidStateError, JobManager, RunNotFoundError
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+
+def get_jobs(request: Request) -> JobManager:
+    return request.app.state.jobs
+
+
+Jobs = Annotated[JobManager, Depends(get_jobs)]
+
+
+class RunCreate(BaseModel):
+    """Either a full ``config`` or a ``preset`` with optional ``overrides`` of any field."""
+
+    config: dict[str, Any] | None = None
+    preset: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RunCreate:
+        if (self.config is None) == (self.preset is None):
+            raise ValueError("give either config or preset")
+        return self
+
+
+class ForkCreate(BaseModel):
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConfigChangeOut(BaseModel):
+    step: int
+    changes: dict[str, Any]
+
+
+class RunSummary(BaseModel):
+    id: str
+    status: str
+    step: int
+    preset: str | None
+    parent_id: str | None
+    parent_step: int | None
+    created_at: datetime
+    reason: str | None
+    last_metrics: dict[str, Any] | None
+
+
+class RunDetail(RunSummary):
+    config: dict[str, Any]
+    changes: list[ConfigChangeOut]
+
+
+class Accepted(BaseModel):
+    run_id: str
+    config: dict[str, Any]
+    detail: str
+
+
+class Metrics(BaseModel):
+    steps: list[int]
+    series: dict[str, list[float | None]]
+
+
+def config_error(e: ConfigError) -> HTTPException:
+    return HTTPException(422, detail=e.errors)
+
+
+def _summary(run: Any) -> dict[str, Any]:
+    return {"id": run.id, "status": run.status, "step": run.step, "preset": run.preset, "parent_id": run.parent_id,
+            "parent_step": run.parent_step, "created_at": run.created_at, "reason": run.reason,
+            "last_metrics": run.last_metrics}
+
+
+def _detail(jobs: JobManager, run_id: str) -> RunDetail:
+    with jobs.sessions() as session:
+        run = repo.get_run(session, run_id)
+        if run is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+        return RunDetail(**_summary(run), config=run.config, changes=repo.config_changes(session, run_id))
+
+
+def _act(action: Any) -> Any:
+    try:
+        return action()
+    except RunNotFoundError as e:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {e.args[0]}") from None
+    except InvalidStateError as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    except ConfigError as e:
+        raise config_error(e) from None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_run(body: RunCreate, jobs: Jobs) -> RunDetail:
+    try:
+        config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
+    except PresetError as e:
+        raise HTTPException(422,
+                            detail=[{"field": "preset", "reason": str(e)}]) from None
+    except ConfigError as e:
+        raise config_error(e) from None
+    return _detail(jobs, jobs.create(config, preset=body.preset))
+
+
+@router.get("")
+def list_runs(jobs: Jobs) -> list[RunSummary]:
+    with jobs.sessions() as session:
+        return [RunSummary(**_summary(run)) for run in repo.list_runs(session)]
+
+
+@router.get("/{run_id}")
+def get_run(run_id: str, jobs: Jobs) -> RunDetail:
+    return _detail(jobs, run_id)
+
+
+@router.patch("/{run_id}/config", status_code=status.HTTP_202_ACCEPTED)
+def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
+    """Live fields only; applied at the run's next step, acknowledged on its stream by a ``config`` event."""
+    new: RunConfig = _act(lambda: jobs.patch(run_id, patch))
+    return Accepted(run_id=run_id, config=new.model_dump(mode="json"), detail="applies at the next step")
+
+
+@router.post("/{run_id}/fork", status_code=status.HTTP_201_CREATED)
+def fork(run_id: str, body: ForkCreate, jobs: Jobs) -> RunDetail:
+    return _detail(jobs, _act(lambda: jobs.fork(run_id, body.overrides)))
+
+
+@router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
+def control(run_id: str, action: str, jobs: Jobs) -> RunDetail:
+    if action not in ("pause", "resume", "stop"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no action {action}; use pause, resume or stop")
+    _act(lambda: jobs.control(run_id, action))
+    return _detail(jobs, run_id)
+
+
+@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(run_id: str, jobs: Jobs) -> None:
+    _act(lambda: jobs.delete(run_id))
+
+
+@router.get("/{run_id}/metrics")
+def metrics(run_id: str, jobs: Jobs, since: int | None = None,
+            names: Annotated[str | None, Query(description="comma-separated metric names")] = None,
+            max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None) -> Metrics:
+    with jobs.sessions() as session:
+        if repo.get_run(session, run_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+        return Metrics(**repo.metrics(session, run_id, since=since, max_points=max_points,
+                                      names=names.split(",") if names else None))

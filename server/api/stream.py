@@ -1,0 +1,91 @@
+"""WS /api/runs/{id}/stream: a snapshot of the run first, then its live events; the client may control it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from models.config import ConfigError
+from server.api.runs import _detail
+from server.db import repository as repo
+from server.jobs import InvalidStateError, JobManager, RunNotFoundError
+
+router = APIRouter(tags=["stream"])
+SNAPSHOT_POINTS = 2000
+CLOSE_UNKNOWN_RUN = 4404
+CLOSE_TOO_SLOW = 4008
+
+
+def wire(event: dict[str, Any]) -> dict[str, Any]:
+    """Events as JSON: PNG bytes become base64."""
+    if isinstance(event.get("png"), bytes):
+        return {**event, "png": base64.b64encode(event["png"]).decode()}
+    return event
+
+
+def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
+    try:
+        detail = _detail(jobs, run_id)
+    except Exception:
+        return None
+    with jobs.sessions() as session:
+        history = repo.metrics(session, run_id, max_points=SNAPSHOT_POINTS)
+    return {"type": "snapshot", "run": detail.model_dump(mode="json"), "metrics": history}
+
+
+async def _send_events(ws: WebSocket, subscriber: Any) -> None:
+    while True:
+        event = await subscriber.get()
+        if subscriber.overflowed:
+            await ws.close(CLOSE_TOO_SLOW, "client too far behind; reconnect for a fresh snapshot")
+            return
+        await ws.send_json(wire(event))
+
+
+async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> None:
+    while True:
+        message = await ws.receive_json()
+        kind = message.get("type") if isinstance(message, dict) else None
+        try:
+            if kind == "patch":
+                await run_in_threadpool(jobs.patch, run_id, message.get("patch") or {}, message.get("id"))
+            elif kind in ("pause", "resume", "stop"):
+                await run_in_threadpool(jobs.control, run_id, kind)
+            else:
+                await ws.send_json({"type": "error", "id": message.get("id") if isinstance(message, dict) else None,
+                                    "errors": [{"field": "type", "reason": "expected patch, pause, resume or stop"}]})
+        except ConfigError as e:
+            await ws.send_json({"type": "error", "id": message.get("id"), "errors": e.errors})
+        except (InvalidStateError, RunNotFoundError) as e:
+            await ws.send_json({"type": "error", "id": message.get("id"),
+                                "errors": [{"field": "type", "reason": str(e)}]})
+
+
+@router.websocket("/api/runs/{run_id}/stream")
+async def stream(ws: WebSocket, run_id: str) -> None:
+    jobs: JobManager = ws.app.state.jobs
+    hub = ws.app.state.hub
+    await ws.accept()
+    subscriber = hub.subscribe(run_id)  # before the snapshot: nothing falls between the two
+    try:
+        first = await run_in_threadpool(snapshot, jobs, run_id)
+        if first is None:
+            await ws.close(CLOSE_UNKNOWN_RUN, f"no run {run_id}")
+            return
+        await ws.send_json(first)
+        tasks = [asyncio.create_task(_send_events(ws, subscriber)),
+                 asyncio.create_task(_receive_commands(ws, jobs, run_id))]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
+                raise task.exception()  # type: ignore[misc]
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe(run_id, subscriber)

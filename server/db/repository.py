@@ -1,0 +1,259 @@
+"""Repository functions: everything the routes and the executor do to the database, one small function each.
+
+They take a ``Session`` and never commit: the caller owns the transaction (``with factory.begin() as session:``), so
+a route that does two things does them atomically. They flush where the caller may need generated values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from server.db.tables import ACTIVE_STATUSES, STATUSES, Alert, ConfigChange, MetricRow, Run, utcnow
+
+
+class RunNotFoundError(LookupError):
+    """No run with this id: the routes turn it into a 404."""
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
+
+
+def create_run(
+    session: Session,
+    *,
+    config: dict[str, Any],
+    preset: str | None,
+    parent_id: str | None = None,
+    parent_step: int | None = None,
+    client: str | None = None,
+    status: str = "queued",
+) -> Run:
+    """Record a new run (fresh, from a preset, or forked from ``parent_id`` at ``parent_step``).
+
+    Flushed so the id and timestamps are set when this returns, and a bad ``parent_id`` fails here.
+    """
+    _check_status(status)
+    run = Run(
+        config=config,
+        preset=preset,
+        parent_id=parent_id,
+        parent_step=parent_step,
+        client=client,
+        status=status,
+        step=parent_step or 0,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: str) -> Run | None:
+    """The run, or None when there is none (the route answers 404)."""
+    return session.get(Run, run_id)
+
+
+def list_runs(session: Session) -> list[Run]:
+    """All runs, newest first: the order of the run list in the UI."""
+    return list(session.scalars(select(Run).order_by(Run.created_at.desc(), Run.id.desc())))
+
+
+def delete_run(session: Session, run_id: str) -> bool:
+    """Delete a run with its metrics, changes and alerts (``ON DELETE CASCADE``); forks keep living, parentless.
+
+    Returns whether there was such a run, so ``DELETE`` can answer 404.
+    """
+    run = session.get(Run, run_id)
+    if run is None:
+        return False
+    session.delete(run)
+    session.flush()
+    return True
+
+
+def set_status(
+    session: Session,
+    run_id: str,
+    status: str,
+    *,
+    step: int | None = None,
+    reason: str | None = None,
+    device: str | None = None,
+) -> None:
+    """Move a run to ``status`` (the executor reports every transition); optional fields update only when given."""
+    _check_status(status)
+    values: dict[str, Any] = {"status": status}
+    if step is not None:
+        values["step"] = step
+    if reason is not None:
+        values["reason"] = reason
+    if device is not None:
+        values["device"] = device
+    _update_run(session, run_id, **values)
+
+
+def _update_run(session: Session, run_id: str, **values: Any) -> None:
+    result = session.execute(update(Run).where(Run.id == run_id).values(**values))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise RunNotFoundError(run_id)
+
+
+def set_config(session: Session, run_id: str, config: dict[str, Any]) -> None:
+    """The run's config after a live patch, so the run's page and a fork start from what is training now."""
+    _update_run(session, run_id, config=config)
+
+
+def set_checkpoint_step(session: Session, run_id: str, step: int) -> None:
+    """The step of the run's newest checkpoint: where a fork or a resume will start."""
+    _update_run(session, run_id, checkpoint_step=step)
+
+
+def _upsert_metrics(session: Session, params: list[dict[str, Any]]) -> None:
+    """One ``INSERT ... ON CONFLICT (run_id, step) DO UPDATE`` executemany, in the dialect's own syntax."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = pg_insert(MetricRow.__table__)
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(MetricRow.__table__)
+    else:
+        raise NotImplementedError(f"append_metrics supports sqlite and postgresql, not {dialect}")
+    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "step"], set_={"values": stmt.excluded["values"]})
+    session.execute(stmt, params)
+
+
+def append_metrics(session: Session, run_id: str, rows: list[dict[str, float]]) -> None:
+    """Store a batch of metric rows (each with a ``"step"`` key) and advance the run's step and last metrics.
+
+    One executemany per batch, because the worker sends many steps at a time. A repeated step overwrites the
+    earlier values: a worker resumed from a checkpoint resends steps it already sent, and its newest values are the
+    ones that match the run's state. Within one batch the last row for a step wins. ``runs.step`` and
+    ``runs.last_metrics`` come from the row with the highest step in the batch. NaN and infinities (a diverging
+    run) are stored as null: JSON has no such numbers and PostgreSQL's JSONB rejects them.
+    """
+    if not rows:
+        return
+    by_step: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if "step" not in row:
+            raise ValueError("every metric row needs a 'step' key")
+        values = {k: _finite(v) for k, v in row.items() if k != "step"}
+        by_step[int(row["step"])] = {"run_id": run_id, "step": int(row["step"]), "values": values}
+    params = [by_step[s] for s in sorted(by_step)]
+    last = params[-1]
+    # Update the run first: it fails fast for an unknown run, and SQLite takes its write lock before the insert.
+    result = session.execute(update(Run).where(Run.id == run_id).values(step=last["step"], last_metrics=last["values"]))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise RunNotFoundError(run_id)
+    _upsert_metrics(session, params)
+
+
+def _finite(value: Any) -> Any:
+    """``value``, or None for NaN and infinities, which JSON cannot hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _even_indices(n: int, k: int) -> list[int]:
+    """``k`` evenly spaced indices into ``range(n)``, always the first and the last."""
+    if k == 1:
+        return [n - 1]
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def metrics(
+    session: Session,
+    run_id: str,
+    *,
+    since: int | None = None,
+    names: list[str] | None = None,
+    max_points: int | None = None,
+) -> dict[str, Any]:
+    """A run's metric series, columnar (``{"steps": [...], "series": {name: [...]}}``) as the charts draw them.
+
+    ``since`` is exclusive, so a client polling with its last step gets only new points. ``names`` keeps only those
+    series (a name never reported is absent). Past ``max_points`` rows, evenly spaced rows are kept, always including
+    the newest, so a long run's chart stays cheap yet ends at the current step. A metric missing from a row (e.g.
+    one computed every N steps) is ``None`` at that index.
+    """
+    if max_points is not None and max_points < 1:
+        raise ValueError("max_points must be at least 1")
+    query = select(MetricRow.step, MetricRow.values).where(MetricRow.run_id == run_id)
+    if since is not None:
+        query = query.where(MetricRow.step > since)
+    rows = session.execute(query.order_by(MetricRow.step)).all()
+    if max_points is not None and len(rows) > max_points:
+        rows = [rows[i] for i in _even_indices(len(rows), max_points)]
+
+    wanted = set(names) if names is not None else None
+    keys: dict[str, None] = {}  # ordered set: series in the order they first appear
+    for _, values in rows:
+        for key in values:
+            if wanted is None or key in wanted:
+                keys.setdefault(key)
+    series: dict[str, list[float | None]] = {key: [] for key in keys}
+    for _, values in rows:
+        for key, column in series.items():
+            column.append(values.get(key))
+    return {"steps": [step for step, _ in rows], "series": series}
+
+
+def add_config_change(session: Session, run_id: str, step: int, changes: dict[str, Any]) -> None:
+    """Log a live patch at the step it took effect, so the charts can mark it and a fork can replay it."""
+    session.add(ConfigChange(run_id=run_id, step=step, changes=changes))
+    session.flush()
+
+
+def config_changes(session: Session, run_id: str) -> list[dict[str, Any]]:
+    """A run's live changes, ``{"step", "changes"}`` in the order they took effect."""
+    rows = session.execute(
+        select(ConfigChange.step, ConfigChange.changes)
+        .where(ConfigChange.run_id == run_id)
+        .order_by(ConfigChange.step, ConfigChange.id)
+    )
+    return [{"step": step, "changes": changes} for step, changes in rows]
+
+
+def add_alert(session: Session, run_id: str, step: int, kind: str, message: str) -> None:
+    """Record an alert (mode collapse, divergence, ...) so a page opened later still shows it."""
+    session.add(Alert(run_id=run_id, step=step, kind=kind, message=message))
+    session.flush()
+
+
+def alerts(session: Session, run_id: str) -> list[dict[str, Any]]:
+    """A run's alerts, ``{"step", "kind", "message", "created_at"}`` ascending by step."""
+    rows = session.execute(
+        select(Alert.step, Alert.kind, Alert.message, Alert.created_at)
+        .where(Alert.run_id == run_id)
+        .order_by(Alert.step, Alert.id)
+    )
+    return [
+        {"step": step, "kind": kind, "message": message, "created_at": created_at.isoformat()}
+        for step, kind, message, created_at in rows
+    ]
+
+
+def mark_interrupted(session: Session) -> list[str]:
+    """At server start-up, mark every run a worker owned before the restart as ``interrupted``; returns their ids.
+
+    No worker survives a restart, so these runs would otherwise show as running forever; ``interrupted`` runs are
+    resumable from their newest checkpoint.
+    """
+    ids = list(session.scalars(select(Run.id).where(Run.status.in_(ACTIVE_STATUSES)).order_by(Run.created_at)))
+    if ids:
+        session.execute(update(Run).where(Run.id.in_(ids)).values(status="interrupted", updated_at=utcnow()))
+    return ids
+
+
+def count_active(session: Session, client: str | None) -> int:
+    """How many runs ``client`` has queued or live, for the per-client quota (``429`` past it)."""
+    who = Run.client.is_(None) if client is None else Run.client == client
+    query = select(func.count()).select_from(Run).where(who, Run.status.in_(ACTIVE_STATUSES))
+    return int(session.scalar(query) or 0)

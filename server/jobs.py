@@ -1,0 +1,194 @@
+"""The job manager: the one place where runs, their workers, the database and the event hub meet.
+
+Routes call it; it validates with ``models.config``, records in the database, and asks the executor to act. A
+pump thread turns every worker event into persistence (metric rows batched, flushed at least every second) and a
+hub publication, in that order, so a snapshot taken from the database never misses what a subscriber was sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models.config import ConfigError, RunConfig, apply_patch, parse_config
+from server.db import repository as repo
+from server.executor import Executor
+from server.hub import Hub
+from server.worker import RunSpec, checkpoint_path
+
+FLUSH_SECONDS = 1.0
+FLUSH_ROWS = 2000
+LIVE_STATUSES = frozenset({"queued", "starting", "running", "paused"})
+CONTROL_ALLOWED = {"pause": {"running"}, "resume": {"paused"}, "stop": {"queued", "starting", "running", "paused"}}
+
+
+class RunNotFoundError(LookupError):
+    pass
+
+
+class InvalidStateError(RuntimeError):
+    """The action is not valid in the run's current status (HTTP 409)."""
+
+
+class JobManager:
+    def __init__(self, executor: Executor, sessions: Callable[[], Session], hub: Hub | None, data_dir: Path):
+        self.executor = executor
+        self.sessions = sessions
+        self.hub = hub
+        self.data_dir = data_dir
+        self._rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+        self._last_flush = time.monotonic()
+        self._stop = threading.Event()
+        self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
+
+    def start(self) -> list[str]:
+        """Runs left live by a previous server become ``interrupted``; then start pumping events."""
+        with self.sessions() as session:
+            interrupted = repo.mark_interrupted(session)
+            session.commit()
+        self._pump.start()
+        return interrupted
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._pump.is_alive():
+            self._pump.join(timeout=5)
+        self._flush_metrics()
+        self.executor.shutdown()
+
+    # ------------------------------------------------------------------------------- actions
+
+    def create(self, config: RunConfig, preset: str | None = None, client: str | None = None) -> str:
+        with self.sessions() as session:
+            run = repo.create_run(session, config=config.model_dump(mode="json"), preset=preset, client=client)
+            session.commit()
+            run_id = run.id
+        self.executor.submit(self._spec(run_id, config))
+        return run_id
+
+    def fork(self, parent_id: str, overrides: dict[str, Any], client: str | None = None) -> str:
+        """A new run from the parent's newest checkpoint, with any field changed (validated before anything)."""
+        with self.sessions() as session:
+            parent = self._get(session, parent_id)
+            source = checkpoint_path(self.data_dir, parent_id)
+            if parent.checkpoint_step is None or not source.exists():
+                raise InvalidStateError(f"run {parent_id} has no checkpoint yet to fork from")
+            config = apply_patch(parse_config(parent.config), overrides, live_only=False) if overrides \
+                else parse_config(parent.config)
+            run = repo.create_run(session, config=config.model_dump(mode="json"), preset=parent.preset,
+                                  parent_id=parent_id, parent_step=parent.checkpoint_step, client=client)
+            session.commit()
+            run_id = run.id
+        self.executor.submit(self._spec(run_id, config, resume_from=str(source), overrides=overrides or None))
+        return run_id
+
+    def resume_interrupted(self, run_id: str) -> None:
+        with self.sessions() as session:
+            run = self._get(session, run_id)
+            if run.status != "interrupted":
+                raise InvalidStateError(f"run {run_id} is {run.status}, not interrupted")
+            source = checkpoint_path(self.data_dir, run_id)
+            repo.set_status(session, run_id, "queued")
+            session.commit()
+            config = parse_config(run.config)
+        self.executor.submit(self._spec(run_id, config, resume_from=str(source) if source.exists() else None))
+
+    def patch(self, run_id: str, patch: dict[str, Any], patch_id: str | None = None) -> RunConfig:
+        """Validate against the run's config now (ConfigError → 422); the worker applies it at its next step."""
+        with self.sessions() as session:
+            run = self._get(session, run_id)
+            if run.status not in ("running", "paused", "starting"):
+                raise InvalidStateError(f"run {run_id} is {run.status}; only a live run takes patches")
+            new = apply_patch(parse_config(run.config), patch)
+        if not self.executor.send(run_id, {"type": "patch", "patch": patch, "id": patch_id}):
+            raise InvalidStateError(f"run {run_id} is not running")
+        return new
+
+    def control(self, run_id: str, action: str) -> None:
+        with self.sessions() as session:
+            run = self._get(session, run_id)
+            if run.status not in CONTROL_ALLOWED[action]:
+                if action == "resume" and run.status == "interrupted":
+                    return self.resume_interrupted(run_id)
+                raise InvalidStateError(f"cannot {action} a run that is {run.status}")
+        if not self.executor.send(run_id, {"type": action}):
+            raise InvalidStateError(f"run {run_id} is not running")
+        return None
+
+    def delete(self, run_id: str) -> None:
+        with self.sessions() as session:
+            run = self._get(session, run_id)
+            if run.status in LIVE_STATUSES:
+                self.executor.send(run_id, {"type": "stop"})
+            repo.delete_run(session, run_id)
+            session.commit()
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _spec(self, run_id: str, config: RunConfig, resume_from: str | None = None,
+              overrides: dict[str, Any] | None = None) -> RunSpec:
+        return RunSpec(run_id, config.model_dump(mode="json"), str(checkpoint_path(self.data_dir, run_id)),
+                       str(self.data_dir), resume_from=resume_from, fork_overrides=overrides)
+
+    @staticmethod
+    def _get(session: Session, run_id: str) -> Any:
+        run = repo.get_run(session, run_id)
+        if run is None:
+            raise RunNotFoundError(run_id)
+        return run
+
+    # ------------------------------------------------------------------------------- event pump
+
+    def _run_pump(self) -> None:
+        while not self._stop.is_set():
+            event = self.executor.next_event(0.1)
+            if event is not None and "run_id" in event:
+                try:
+                    self._persist(event)
+                except Exception as e:  # a database hiccup must not kill the pump; the next flush retries
+                    print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')}: {e}")
+                if self.hub is not None:
+                    self.hub.publish(event["run_id"], event)
+            if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+                self._flush_metrics()
+
+    def _persist(self, event: dict[str, Any]) -> None:
+        run_id, kind = event["run_id"], event["type"]
+        if kind == "metrics":
+            self._rows[run_id].extend(event["rows"])
+            if len(self._rows[run_id]) >= FLUSH_ROWS:
+                self._flush_metrics()
+            return
+        if kind in ("samples", "field", "patch_accepted", "patch_rejected"):
+            return
+        self._flush_metrics()  # rows before the status or change that follows them
+        with self.sessions() as session:
+            if kind == "status":
+                repo.set_status(session, run_id, event["status"], step=event.get("step"),
+                                reason=event.get("reason"), device=event.get("device"))
+            elif kind == "config":
+                repo.add_config_change(session, run_id, event["step"], event["changes"])
+                repo.set_config(session, run_id, event["config"])
+            elif kind == "checkpoint":
+                repo.set_checkpoint_step(session, run_id, event["step"])
+            session.commit()
+
+    def _flush_metrics(self) -> None:
+        self._last_flush = time.monotonic()
+        pending, self._rows = self._rows, defaultdict(list)
+        if not pending:
+            return
+        with self.sessions() as session:
+            for run_id, rows in pending.items():
+                if rows and repo.get_run(session, run_id) is not None:
+                    repo.append_metrics(session, run_id, rows)
+            session.commit()
+
+
+__all__ = ["ConfigError", "InvalidStateError", "JobManager", "RunNotFoundError"]

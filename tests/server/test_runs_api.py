@@ -1,0 +1,146 @@
+"""Runs over real HTTP and a real websocket, trained by real worker processes, stored in a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from tests.server.conftest import serve
+
+Event = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(tmp_path_factory.mktemp("api"), warm_workers=2, max_concurrent=2)
+
+
+def ws_url(base: str, run_id: str) -> str:
+    return base.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
+
+
+def receive_until(ws: ClientConnection, predicate: Callable[[Event], bool], timeout: float = 60) -> list[Event]:
+    """Every event up to and including the first that matches."""
+    seen: list[Event] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        seen.append(event)
+        if predicate(event):
+            return seen
+    raise AssertionError(f"no matching event in {timeout} s: {[e['type'] for e in seen]}")
+
+
+def create(base: str, **body: Any) -> dict[str, Any]:
+    response = httpx.post(f"{base}/api/runs", json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_run_streams_snapshot_then_metrics_and_takes_a_live_patch(server: str):
+    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"samples_every": 25}})
+    with connect(ws_url(server, run["id"])) as ws:
+        first = json.loads(ws.recv(timeout=30))
+        assert first["type"] == "snapshot" and first["run"]["id"] == run["id"]
+        receive_until(ws, lambda e: e["type"] == "metrics")
+        receive_until(ws, lambda e: e["type"] == "field")
+        response = httpx.patch(f"{server}/api/runs/{run['id']}/config", json={"tricks": {"unroll_steps": 5}})
+        assert response.status_code == 202
+        config = receive_until(ws, lambda e: e["type"] == "config")[-1]
+        assert config["changes"] == {"tricks.unroll_steps": 5}
+        later = receive_until(ws, lambda e: e["type"] == "metrics" and e["rows"][-1]["step"] > config["step"])[-1]
+        assert later["rows"][-1]["unroll_steps"] == 5
+        ws.send(json.dumps({"type": "stop"}))
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
+    detail = httpx.get(f"{server}/api/runs/{run['id']}").json()
+    assert detail["status"] == "stopped"
+    assert detail["changes"] == [{"step": config["step"], "changes": {"tricks.unroll_steps": 5}}]
+    assert detail["config"]["tricks"]["unroll_steps"] == 5
+    series = httpx.get(f"{server}/api/runs/{run['id']}/metrics", params={"names": "d_loss", "max_points": 10}).json()
+    assert len(series["steps"]) <= 10 and list(series["series"]) == ["d_loss"]
+
+
+def test_a_run_completes_and_a_fork_starts_at_its_checkpoint(server: str):
+    parent = create(server, preset="ring-vanilla", overrides={"steps": 60})
+    with connect(ws_url(server, parent["id"])) as ws:
+        ws.recv(timeout=30)
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{server}/api/runs/{parent['id']}").json()["status"] != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    response = httpx.post(f"{server}/api/runs/{parent['id']}/fork",
+                          json={"overrides": {"steps": 200, "tricks": {"unroll_steps": 2}}})
+    assert response.status_code == 201, response.text
+    child = response.json()
+    assert child["parent_id"] == parent["id"] and child["parent_step"] == 60
+    with connect(ws_url(server, child["id"])) as ws:
+        ws.recv(timeout=30)
+        running = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")[-1]
+        assert running["step"] == 60
+        ws.send(json.dumps({"type": "stop"}))
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"preset": "ring-vanilla", "overrides": {"tricks": {"unroll_steps": 99}}}, "tricks.unroll_steps"),
+    ({"config": {"model": {"arch": "dcgan"}}}, "model.arch"),
+    ({"preset": "no-such-preset"}, "preset"),
+])
+def test_invalid_runs_are_refused_with_the_field_and_nothing_is_created(server: str, body: dict, field: str):
+    before = len(httpx.get(f"{server}/api/runs").json())
+    response = httpx.post(f"{server}/api/runs", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == field
+    assert len(httpx.get(f"{server}/api/runs").json()) == before
+
+
+def test_patch_of_a_non_live_field_is_422_and_unknown_runs_are_404(server: str):
+    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000})
+    with connect(ws_url(server, run["id"])) as ws:
+        ws.recv(timeout=30)
+        receive_until(ws, lambda e: e["type"] == "metrics")
+        response = httpx.patch(f"{server}/api/runs/{run['id']}/config", json={"tricks": {"pack": 2}})
+        assert response.status_code == 422 and response.json()["detail"][0]["field"] == "tricks.pack"
+        assert httpx.post(f"{server}/api/runs/{run['id']}/resume").status_code == 409  # running, not paused
+        ws.send(json.dumps({"type": "stop"}))
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
+    assert httpx.get(f"{server}/api/runs/nope").status_code == 404
+    assert httpx.patch(f"{server}/api/runs/nope/config", json={"steps": 5}).status_code == 404
+
+
+def test_stream_of_an_unknown_run_is_closed_with_a_reason(server: str):
+    with connect(ws_url(server, "nope")) as ws, pytest.raises(Exception, match="4404"):
+        ws.recv(timeout=10)
+
+
+def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their_checkpoint(tmp_path: Path):
+    data = tmp_path / "restart"
+    server = serve(data, warm_workers=1, max_concurrent=1)
+    base = next(server)
+    run = create(base, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 20}})
+    with connect(ws_url(base, run["id"])) as ws:
+        ws.recv(timeout=30)
+        receive_until(ws, lambda e: e["type"] == "checkpoint")
+    next(server, None)  # shut the first server down (its worker dies with it)
+    again = serve(data, warm_workers=1, max_concurrent=1)
+    base = next(again)
+    try:
+        detail = httpx.get(f"{base}/api/runs/{run['id']}").json()
+        assert detail["status"] == "interrupted" and detail["step"] > 0
+        assert httpx.post(f"{base}/api/runs/{run['id']}/resume").status_code == 202
+        with connect(ws_url(base, run["id"])) as ws:
+            ws.recv(timeout=30)
+            running = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")[-1]
+            assert running["step"] >= 20
+            ws.send(json.dumps({"type": "stop"}))
+            receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
+    finally:
+        next(again, None)
