@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from server.api import meta, runs, stream
+from server.api import artifacts, meta, runs, stream
 from server.db.engine import make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
 from server.executor import LocalExecutor
 from server.hub import Hub
 from server.jobs import JobManager
+from server.samples import GeneratorCache
 from server.settings import Settings, get_settings
 
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         executor = LocalExecutor(max_concurrent=settings.max_concurrent or max(1, cores // 2),
                                  warm=settings.warm_workers, cores=cores, gpus=torch.cuda.device_count())
         app.state.hub = Hub(asyncio.get_running_loop())
+        app.state.generators = GeneratorCache()
         app.state.jobs = JobManager(executor, make_session_factory(engine), app.state.hub, settings.data_dir)
         app.state.jobs.start()
         try:
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="ganplay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.include_router(meta.router)
+    app.include_router(artifacts.router)
     app.include_router(runs.router)
     app.include_router(stream.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")

@@ -43,6 +43,7 @@ class JobManager:
         self.hub = hub
         self.data_dir = data_dir
         self._rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+        self._frames: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # run → kind → newest frame
         self._last_flush = time.monotonic()
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
@@ -128,6 +129,11 @@ class JobManager:
                 self.executor.send(run_id, {"type": "stop"})
             repo.delete_run(session, run_id)
             session.commit()
+        self._frames.pop(run_id, None)
+
+    def latest_frames(self, run_id: str) -> list[dict[str, Any]]:
+        """The newest sample and field frames of a run, for a new subscriber's snapshot."""
+        return list(self._frames.get(run_id, {}).values())
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -165,7 +171,14 @@ class JobManager:
             if len(self._rows[run_id]) >= FLUSH_ROWS:
                 self._flush_metrics()
             return
-        if kind in ("samples", "field", "patch_accepted", "patch_rejected"):
+        if kind in ("samples", "field"):
+            self._frames[run_id][kind] = event
+            if isinstance(event.get("png"), bytes):  # image snapshots on disk, for scrubbing back through a run
+                folder = checkpoint_path(self.data_dir, run_id).parent / "samples"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{event['step']:08d}.png").write_bytes(event["png"])
+            return
+        if kind in ("patch_accepted", "patch_rejected"):
             return
         self._flush_metrics()  # rows before the status or change that follows them
         with self.sessions() as session:

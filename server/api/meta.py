@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from models.config import config_schema
@@ -18,6 +18,9 @@ class Health(BaseModel):
     status: str
     devices: list[str]
     torch: str
+    executor: str
+    running: int
+    queued: int
 
 
 class PresetOut(BaseModel):
@@ -31,9 +34,11 @@ class PresetOut(BaseModel):
 
 
 @router.get("/health")
-def health() -> Health:
+def health(request: Request) -> Health:
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return Health(status="ok", devices=devices, torch=torch.__version__)
+    executor = request.app.state.jobs.executor
+    return Health(status="ok", devices=devices, torch=torch.__version__, executor=type(executor).__name__,
+                  running=len(executor.running()), queued=len(executor.queued()))
 
 
 @router.get("/schema")

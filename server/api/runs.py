@@ -55,6 +55,7 @@ class RunSummary(BaseModel):
     parent_step: int | None
     created_at: datetime
     reason: str | None
+    checkpoint_step: int | None
     last_metrics: dict[str, Any] | None
 
 
@@ -81,6 +82,7 @@ def config_error(e: ConfigError) -> HTTPException:
 def _summary(run: Any) -> dict[str, Any]:
     return {"id": run.id, "status": run.status, "step": run.step, "preset": run.preset, "parent_id": run.parent_id,
             "parent_step": run.parent_step, "created_at": run.created_at, "reason": run.reason,
+            "checkpoint_step": run.checkpoint_step,
             "last_metrics": run.last_metrics}
 
 

@@ -34,7 +34,8 @@ def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
         return None
     with jobs.sessions() as session:
         history = repo.metrics(session, run_id, max_points=SNAPSHOT_POINTS)
-    return {"type": "snapshot", "run": detail.model_dump(mode="json"), "metrics": history}
+    frames = [wire(frame) for frame in jobs.latest_frames(run_id)]
+    return {"type": "snapshot", "run": detail.model_dump(mode="json"), "metrics": history, "frames": frames}
 
 
 async def _send_events(ws: WebSocket, subscriber: Any) -> None:

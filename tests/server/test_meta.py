@@ -11,6 +11,7 @@ from models.presets import PRESETS
 def test_health_reports_ok_and_devices(live_server: str):
     body = httpx.get(f"{live_server}/api/health").json()
     assert body["status"] == "ok" and body["devices"][0] == "cpu"
+    assert body["executor"] == "LocalExecutor" and body["running"] == 0 and body["queued"] == 0
 
 
 def test_schema_carries_live_flags_and_limits(live_server: str):

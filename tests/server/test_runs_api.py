@@ -51,6 +51,9 @@ def test_a_run_streams_snapshot_then_metrics_and_takes_a_live_patch(server: str)
         assert first["type"] == "snapshot" and first["run"]["id"] == run["id"]
         receive_until(ws, lambda e: e["type"] == "metrics")
         receive_until(ws, lambda e: e["type"] == "field")
+        with connect(ws_url(server, run["id"])) as late:  # a late subscriber sees the newest picture at once
+            snapshot = json.loads(late.recv(timeout=30))
+            assert snapshot["type"] == "snapshot" and "field" in [f["type"] for f in snapshot["frames"]]
         response = httpx.patch(f"{server}/api/runs/{run['id']}/config", json={"tricks": {"unroll_steps": 5}})
         assert response.status_code == 202
         config = receive_until(ws, lambda e: e["type"] == "config")[-1]
@@ -144,3 +147,55 @@ def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their
             receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
     finally:
         next(again, None)
+
+
+def completed_run(server: str, **overrides: Any) -> str:
+    run = create(server, preset="ring-vanilla", overrides={"steps": 60} | overrides)
+    with connect(ws_url(server, run["id"])) as ws:
+        ws.recv(timeout=30)
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{server}/api/runs/{run['id']}").json()["checkpoint_step"] is None:
+        assert time.monotonic() < deadline, "checkpoint step never recorded"
+        time.sleep(0.05)
+    return run["id"]
+
+
+def test_samples_are_reproducible_for_a_seed_as_png_and_json(server: str):
+    run_id = completed_run(server)
+    url = f"{server}/api/runs/{run_id}/samples"
+    png = httpx.get(url, params={"n": 32, "seed": 7})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content == httpx.get(url, params={"n": 32, "seed": 7}).content
+    body = httpx.get(url, params={"n": 32, "seed": 7, "format": "json"}).json()
+    assert body["step"] == 60 and body["shape"] == [32, 2]
+    again = httpx.get(url, params={"n": 32, "seed": 7, "format": "json"}).json()
+    other = httpx.get(url, params={"n": 32, "seed": 8, "format": "json"}).json()
+    assert body["samples"] == again["samples"] != other["samples"]
+    refused = httpx.get(url, params={"label": 3})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "label"
+    assert httpx.get(url, params={"n": 0}).status_code == 422
+
+
+def test_checkpoint_download_loads_weights_only_and_export_bundles_everything(server: str, tmp_path: Path):
+    import io
+    import zipfile
+
+    import torch
+
+    run_id = completed_run(server)
+    download = httpx.get(f"{server}/api/runs/{run_id}/checkpoint")
+    assert download.status_code == 200
+    (tmp_path / "c.pt").write_bytes(download.content)
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert state["step"] == 60
+    bundle = zipfile.ZipFile(io.BytesIO(httpx.get(f"{server}/api/runs/{run_id}/export").content))
+    assert {"config.json", "changes.json", "run.json", "metrics.csv", "checkpoint.pt"} <= set(bundle.namelist())
+    rows = bundle.read("metrics.csv").decode().splitlines()
+    assert rows[0].startswith("step,") and len(rows) == 61
+
+
+def test_samples_before_any_checkpoint_is_409(server: str):
+    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 100_000}})
+    assert httpx.get(f"{server}/api/runs/{run['id']}/samples").status_code == 409
+    assert httpx.post(f"{server}/api/runs/{run['id']}/stop").status_code in (202, 409)

@@ -1,0 +1,87 @@
+"""What a run leaves behind: samples from its newest checkpoint, the checkpoint itself, an export bundle."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import FileResponse
+
+from models.checkpoint import CheckpointError
+from models.sampling import sample, samples_png
+from server.api.runs import Jobs, _detail
+from server.db import repository as repo
+from server.worker import checkpoint_path
+
+router = APIRouter(prefix="/api/runs", tags=["artifacts"])
+PNG = {200: {"content": {"image/png": {}, "application/json": {}}, "description": "PNG grid or JSON samples"}}
+
+
+def _checkpoint(request: Request, run_id: str) -> Any:
+    jobs: Any = request.app.state.jobs
+    _detail(jobs, run_id)  # 404 for an unknown run
+    path = checkpoint_path(jobs.data_dir, run_id)
+    if not path.exists():
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no checkpoint yet")
+    return path
+
+
+@router.get("/{run_id}/samples", responses=PNG, response_model=None)
+def samples(request: Request, run_id: str,
+            n: Annotated[int, Query(ge=1, le=1024)] = 64,
+            seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+            label: Annotated[int | None, Query(ge=0)] = None,
+            format: Literal["png", "json"] = "png") -> Response:
+    """Samples from the run's newest checkpoint; the same ``seed`` gives the same samples."""
+    path = _checkpoint(request, run_id)
+    try:
+        loaded = request.app.state.generators.get(path)
+        drawn = sample(loaded, n, seed, label)
+    except CheckpointError as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    except ValueError as e:  # label on an unconditional run, label out of range
+        field, _, reason = str(e).partition(": ")
+        raise HTTPException(422, detail=[{"field": field, "reason": reason or str(e)}]) from None
+    headers = {"X-Checkpoint-Step": str(loaded.step)}
+    if format == "json":
+        body = {"step": loaded.step, "seed": seed, "label": label, "shape": list(drawn.shape),
+                "samples": drawn.tolist()}
+        return Response(json.dumps(body), media_type="application/json", headers=headers)
+    return Response(samples_png(loaded, drawn), media_type="image/png", headers=headers)
+
+
+@router.get("/{run_id}/checkpoint", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def checkpoint(request: Request, run_id: str) -> FileResponse:
+    """Weights, optimisers and config; loads with ``torch.load(path, weights_only=True)``."""
+    return FileResponse(_checkpoint(request, run_id), media_type="application/octet-stream",
+                        filename=f"ganplay-{run_id}.pt")
+
+
+@router.get("/{run_id}/export", responses={200: {"content": {"application/zip": {}}}}, response_model=None)
+def export(request: Request, run_id: str, jobs: Jobs) -> Response:
+    """A zip of config.json, changes.json, metrics.csv and (when there is one) checkpoint.pt."""
+    detail = _detail(jobs, run_id)
+    with jobs.sessions() as session:
+        history = repo.metrics(session, run_id)
+    table = io.StringIO()
+    writer = csv.writer(table)
+    names = sorted(history["series"])
+    writer.writerow(["step", *names])
+    for i, step in enumerate(history["steps"]):
+        writer.writerow([step, *(history["series"][name][i] for name in names)])
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", json.dumps(detail.config, indent=2))
+        z.writestr("changes.json", json.dumps([c.model_dump() for c in detail.changes], indent=2))
+        z.writestr("run.json", detail.model_dump_json(indent=2, exclude={"config", "changes"}))
+        z.writestr("metrics.csv", table.getvalue())
+        path = checkpoint_path(jobs.data_dir, run_id)
+        if path.exists():
+            z.write(path, "checkpoint.pt")
+    return Response(bundle.getvalue(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="ganplay-{run_id}.zip"'})

@@ -1,0 +1,129 @@
+"""Uploaded datasets: list, and upload a .npz, a zip of images or JSON points. The store does the checking."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from server.datasets_store import UploadError, list_uploads, save_upload
+
+router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a multipart body
+
+
+class DatasetOut(BaseModel):
+    id: str
+    name: str
+    format: str
+    shape: list[int]
+    n: int
+    labels: int
+    classes: list[str] | None = None
+    created_at: datetime
+
+
+def _data_dir(request: Request) -> Path:
+    return Path(request.app.state.settings.data_dir)
+
+
+def _max_bytes(request: Request) -> int:
+    value = getattr(request.app.state.settings, "max_upload_bytes", None)
+    return int(value) if value else DEFAULT_MAX_UPLOAD_BYTES
+
+
+def _error(status: int, field: str, reason: str) -> HTTPException:
+    return HTTPException(status, detail=[{"field": field, "reason": reason}])
+
+
+def _too_large(limit: int) -> HTTPException:
+    return _error(413, "file", f"uploads are limited to {limit} bytes")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, read no further than ``limit + 1`` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+    return b"".join(chunks)
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary",
+                                                   "description": ".npz, .zip of PNG/JPEG images, or .json points"}}},
+            },
+            "application/json": {
+                "schema": {"type": "object", "required": ["points"],
+                           "properties": {"points": {"type": "array", "items": {"type": "array",
+                                                                                "items": {"type": "number"}}},
+                                          "labels": {"type": "array", "items": {"type": "integer"}},
+                                          "name": {"type": "string"}}},
+            },
+        },
+    },
+    "responses": {"413": {"description": "Upload too large"}, "415": {"description": "Unsupported file type"},
+                  "422": {"description": "Invalid content"}},
+}
+
+
+@router.get("", response_model=list[DatasetOut])
+async def list_datasets(request: Request) -> list[dict]:
+    return await run_in_threadpool(list_uploads, _data_dir(request))
+
+
+@router.post("", response_model=DatasetOut, status_code=201, openapi_extra=_UPLOAD_BODY)
+async def upload_dataset(request: Request) -> dict:
+    """A multipart ``file`` field, or a JSON body of points. The body is parsed by hand (not by a declared
+    parameter) so that an oversized upload is refused from its Content-Length before any of it is read."""
+    limit = _max_bytes(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise _too_large(limit)
+
+    if content_type == "application/json":
+        content = await _read_body(request, limit)
+        filename = "points.json"
+        try:
+            name = json.loads(content).get("name")
+            if isinstance(name, str) and name:
+                filename = f"{name}.json"
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            pass  # the store reports invalid JSON with its own message
+    elif content_type == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except Exception as e:  # starlette raises its own MultiPartException/HTTPException for malformed bodies
+            raise _error(422, "file", f"malformed multipart body: {e}") from None
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise _error(422, "file", "missing: send the file in a multipart field named 'file'")
+            content = await upload.read(limit + 1)
+            filename = upload.filename or ""
+        finally:
+            await form.close()
+        if len(content) > limit:
+            raise _too_large(limit)
+    else:
+        raise _error(415, "content-type", f"'{content_type or 'none'}'; send multipart/form-data with a "
+                                          f"'file' field, or application/json points")
+    try:
+        return await run_in_threadpool(save_upload, _data_dir(request), filename, content, limit)
+    except UploadError as e:
+        raise _error(e.status_code, e.field, e.reason) from None
