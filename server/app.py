@@ -17,6 +17,7 @@ from server.executor import LocalExecutor
 from server.hub import Hub
 from server.jobs import JobManager
 from server.samples import GeneratorCache
+from server.security import TokenMiddleware
 from server.settings import Settings, get_settings
 
 
@@ -36,7 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                  warm=settings.warm_workers, cores=cores, gpus=torch.cuda.device_count())
         app.state.hub = Hub(asyncio.get_running_loop())
         app.state.generators = GeneratorCache()
-        app.state.jobs = JobManager(executor, make_session_factory(engine), app.state.hub, settings.data_dir)
+        app.state.jobs = JobManager(executor, make_session_factory(engine), app.state.hub, settings.data_dir,
+                                    settings.max_runs_per_client)
         app.state.jobs.start()
         try:
             yield
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ganplay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(TokenMiddleware)
     app.include_router(meta.router)
     app.include_router(artifacts.router)
     app.include_router(runs.router)

@@ -36,8 +36,14 @@ class InvalidStateError(RuntimeError):
     """The action is not valid in the run's current status (HTTP 409)."""
 
 
+class QuotaError(RuntimeError):
+    """The client already has its maximum of live runs (HTTP 429)."""
+
+
 class JobManager:
-    def __init__(self, executor: Executor, sessions: Callable[[], Session], hub: Hub | None, data_dir: Path):
+    def __init__(self, executor: Executor, sessions: Callable[[], Session], hub: Hub | None, data_dir: Path,
+                 max_runs_per_client: int = 8):
+        self.max_runs_per_client = max_runs_per_client
         self.executor = executor
         self.sessions = sessions
         self.hub = hub
@@ -65,8 +71,13 @@ class JobManager:
 
     # ------------------------------------------------------------------------------- actions
 
+    def _check_quota(self, session: Session, client: str | None) -> None:
+        if client is not None and repo.count_active(session, client) >= self.max_runs_per_client:
+            raise QuotaError(f"{client} already has {self.max_runs_per_client} live runs; stop one first")
+
     def create(self, config: RunConfig, preset: str | None = None, client: str | None = None) -> str:
         with self.sessions() as session:
+            self._check_quota(session, client)
             run = repo.create_run(session, config=config.model_dump(mode="json"), preset=preset, client=client)
             session.commit()
             run_id = run.id
@@ -77,6 +88,7 @@ class JobManager:
         """A new run from the parent's newest checkpoint, with any field changed (validated before anything)."""
         with self.sessions() as session:
             parent = self._get(session, parent_id)
+            self._check_quota(session, client)
             source = checkpoint_path(self.data_dir, parent_id)
             if parent.checkpoint_step is None or not source.exists():
                 raise InvalidStateError(f"run {parent_id} has no checkpoint yet to fork from")
@@ -204,4 +216,4 @@ class JobManager:
             session.commit()
 
 
-__all__ = ["ConfigError", "InvalidStateError", "JobManager", "RunNotFoundError"]
+__all__ = ["ConfigError", "InvalidStateError", "JobManager", "QuotaError", "RunNotFoundError"]

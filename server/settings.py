@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under data_dir.")
     max_concurrent: int | None = Field(None, ge=1, le=64, description="Runs training at once; default cores // 2.")
     warm_workers: int = Field(1, ge=0, le=16, description="Pre-started idle workers (torch already imported).")
+    token: str | None = Field(None, description="When set, every mutating call and every websocket needs it.")
+    allowed_origins: list[str] = Field(default_factory=list, description="Extra websocket origins to accept.")
+    max_runs_per_client: int = Field(8, ge=1, le=1000, description="Live (queued/running/paused) runs per client.")
 
 
 @lru_cache

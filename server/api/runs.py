@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field, model_validator
 from models.config import ConfigError, RunConfig, parse_config
 from models.presets import PresetError, preset_config
 from server.db import repository as repo
-from server.jobs import InvalidStateError, JobManager, RunNotFoundError
+from server.jobs import InvalidStateError, JobManager, QuotaError, RunNotFoundError
+from server.security import client_id
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -103,10 +104,12 @@ def _act(action: Any) -> Any:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
     except ConfigError as e:
         raise config_error(e) from None
+    except QuotaError as e:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=str(e)) from None
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_run(body: RunCreate, jobs: Jobs) -> RunDetail:
+def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
     try:
         config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
     except PresetError as e:
@@ -114,7 +117,7 @@ def create_run(body: RunCreate, jobs: Jobs) -> RunDetail:
                             detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
         raise config_error(e) from None
-    return _detail(jobs, jobs.create(config, preset=body.preset))
+    return _detail(jobs, _act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
 
 
 @router.get("")
@@ -136,8 +139,8 @@ def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
 
 
 @router.post("/{run_id}/fork", status_code=status.HTTP_201_CREATED)
-def fork(run_id: str, body: ForkCreate, jobs: Jobs) -> RunDetail:
-    return _detail(jobs, _act(lambda: jobs.fork(run_id, body.overrides)))
+def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request) -> RunDetail:
+    return _detail(jobs, _act(lambda: jobs.fork(run_id, body.overrides, client=client_id(request))))
 
 
 @router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)

@@ -13,6 +13,7 @@ from models.config import ConfigError
 from server.api.runs import _detail
 from server.db import repository as repo
 from server.jobs import InvalidStateError, JobManager, RunNotFoundError
+from server.security import admit_websocket
 
 router = APIRouter(tags=["stream"])
 SNAPSHOT_POINTS = 2000
@@ -70,7 +71,8 @@ async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> Non
 async def stream(ws: WebSocket, run_id: str) -> None:
     jobs: JobManager = ws.app.state.jobs
     hub = ws.app.state.hub
-    await ws.accept()
+    if not await admit_websocket(ws):
+        return
     subscriber = hub.subscribe(run_id)  # before the snapshot: nothing falls between the two
     try:
         first = await run_in_threadpool(snapshot, jobs, run_id)
