@@ -50,12 +50,10 @@ def test_websocket_needs_the_token_and_an_acceptable_origin(server: str):
                          headers=AUTH)
     run_id = created.json()["id"]
     url = server.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
-    with pytest.raises(InvalidStatus):
-        with connect(url) as ws:
-            ws.recv(timeout=5)
-    with pytest.raises(InvalidStatus):
-        with connect(f"{url}?token={TOKEN}", origin="http://evil.example") as ws:
-            ws.recv(timeout=5)
+    with pytest.raises(InvalidStatus), connect(url) as ws:
+        ws.recv(timeout=5)
+    with pytest.raises(InvalidStatus), connect(f"{url}?token={TOKEN}", origin="http://evil.example") as ws:
+        ws.recv(timeout=5)
     same_origin = server  # the page served by this server
     with connect(f"{url}?token={TOKEN}", origin=same_origin) as ws:
         assert json.loads(ws.recv(timeout=30))["type"] == "snapshot"
