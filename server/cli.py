@@ -137,7 +137,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from server.app import create_app
     from server.settings import Settings
 
-    settings = Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir))
+    given = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})  # flags over GANPLAY_* over defaults
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
@@ -170,9 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("serve", help="serve the web page and the API")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--data-dir", default="data")
+    p.add_argument("--host", help="bind address (default GANPLAY_HOST, else 127.0.0.1: loopback only)")
+    p.add_argument("--port", type=int, help="default GANPLAY_PORT, else 8000")
+    p.add_argument("--data-dir", help="default GANPLAY_DATA_DIR, else ./data")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -1,0 +1,12 @@
+# The app image. TORCH picks the torch requirement (default: PyPI's CUDA build of torch 2.13.0, for GPU hosts);
+# pass another with --build-arg TORCH=... for a CPU-only image.
+FROM python:3.11-slim
+ARG TORCH="torch==2.13.0"
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY models models
+COPY server server
+COPY web web
+RUN pip install --no-cache-dir ${TORCH} && pip install --no-cache-dir .
+EXPOSE 8000
+CMD ["ganplay", "serve"]
