@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import create_engine, text
 
 from server.app import create_app
+from server.db.engine import sqlite_url
 from server.settings import Settings
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def serve(data_dir: Path, **settings: Any) -> Iterator[str]:
@@ -41,3 +50,73 @@ def serve(data_dir: Path, **settings: Any) -> Iterator[str]:
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     yield from serve(tmp_path / "data", warm_workers=0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster on a free loopback port; yields its server URL (no database part)."""
+    missing = [name for name in ("initdb", "pg_ctl") if not (PG_BIN / name).exists()]
+    if missing:
+        pytest.fail(f"PostgreSQL 15 binaries {missing} not found in {PG_BIN}: install postgresql-15", pytrace=False)
+    as_root = os.geteuid() == 0
+    prefix: list[str] = []
+    if as_root:
+        # initdb refuses to run as root: run the cluster as the postgres user instead.
+        try:
+            import pwd
+
+            pg_user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root and there is no 'postgres' user to run the test cluster", pytrace=False)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    # Not pytest's tmp_path: its 0o700 parents would stop the postgres user from reaching the cluster.
+    root = Path(tempfile.mkdtemp(prefix="ganplay-pg-", dir="/tmp"))
+    root.chmod(0o777)
+    if as_root:
+        os.chown(root, pg_user.pw_uid, pg_user.pw_gid)
+    data, log = root / "data", root / "log"
+    port = _free_port()
+
+    def pg(*args: str) -> None:
+        proc = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            log_text = log.read_text() if log.exists() else ""
+            pytest.fail(f"{args[0]} failed: {proc.stdout}{proc.stderr}{log_text}", pytrace=False)
+
+    try:
+        pg(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        pg(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30", "-o", options, "start")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (not yet migrated) on the backend named by the test's parameter."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield f"{server}/{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+BACKENDS = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.server.conftest import serve
+from tests.server.conftest import BACKENDS, serve
 
 Event = dict[str, Any]
 
@@ -124,16 +124,18 @@ def test_stream_of_an_unknown_run_is_closed_with_a_reason(server: str):
         ws.recv(timeout=10)
 
 
-def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their_checkpoint(tmp_path: Path):
+@BACKENDS
+def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their_checkpoint(tmp_path: Path,
+                                                                                          db_url: str):
     data = tmp_path / "restart"
-    server = serve(data, warm_workers=1, max_concurrent=1)
+    server = serve(data, warm_workers=1, max_concurrent=1, database_url=db_url)
     base = next(server)
     run = create(base, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 20}})
     with connect(ws_url(base, run["id"])) as ws:
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "checkpoint")
     next(server, None)  # shut the first server down (its worker dies with it)
-    again = serve(data, warm_workers=1, max_concurrent=1)
+    again = serve(data, warm_workers=1, max_concurrent=1, database_url=db_url)
     base = next(again)
     try:
         detail = httpx.get(f"{base}/api/runs/{run['id']}").json()
