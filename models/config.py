@@ -89,11 +89,16 @@ class NpzData(Strict):
                       min_length=1, max_length=4096)
 
 
+class UploadData(Strict):
+    kind: Literal["upload"] = fixed("upload", "A dataset uploaded to the server (POST /api/datasets).")
+    id: str = fixed(..., "The id the upload returned: 32 lowercase hex characters.", pattern=r"^[0-9a-f]{32}$")
+
+
 DatasetConfig = Annotated[
-    RingData | GridData | SpiralData | MoonsData | PointsData | DigitsData | FashionMnistData | NpzData,
+    RingData | GridData | SpiralData | MoonsData | PointsData | DigitsData | FashionMnistData | NpzData | UploadData,
     Field(discriminator="kind"),
 ]
-LABELLED_KINDS = frozenset({"digits", "fashion_mnist", "npz"})
+LABELLED_KINDS = frozenset({"digits", "fashion_mnist", "npz", "upload"})
 IMAGE_KINDS = frozenset({"digits", "fashion_mnist"})
 
 
@@ -200,7 +205,7 @@ class RunConfig(Strict):
         kind = self.dataset.kind
         if self.model.conditional and kind not in LABELLED_KINDS:
             raise ValueError(f"model.conditional: dataset '{kind}' has no labels")
-        if self.model.arch == "dcgan" and kind not in IMAGE_KINDS | {"npz"}:
+        if self.model.arch == "dcgan" and kind not in IMAGE_KINDS | {"npz", "upload"}:
             raise ValueError(f"model.arch: dcgan needs an image dataset, not '{kind}'")
         if self.train.batch_size % self.tricks.pack:
             raise ValueError("train.batch_size: must be a multiple of tricks.pack")
@@ -226,7 +231,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     """Pydantic's error location as a dotted path, dropping union tags such as 'ring'."""
     parts = [str(p) for p in loc]
     if len(parts) > 1 and parts[0] == "dataset" and parts[1] in {"ring", "grid", "spiral", "moons", "points",
-                                                                 "digits", "fashion_mnist", "npz"}:
+                                                                 "digits", "fashion_mnist", "npz", "upload"}:
         parts.pop(1)
     return ".".join(parts) or "config"
 

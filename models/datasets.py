@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from models.config import (
     PointsData,
     RingData,
     SpiralData,
+    UploadData,
 )
 
 DEFAULT_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -157,6 +158,8 @@ def load_dataset(config: DatasetConfig, seed: int, data_dir: Path | None = None)
         return _fashion_mnist(config, data_dir)
     if isinstance(config, NpzData):
         return _npz(config, data_dir)
+    if isinstance(config, UploadData):
+        return _upload(config, data_dir)
     raise DatasetError(f"unknown dataset config {type(config).__name__}")
 
 
@@ -355,14 +358,29 @@ def _fashion_mnist(config: FashionMnistData, data_dir: Path | None) -> Dataset:
 # ----------------------------------------------------------------------------------------- npz
 
 
+def _upload(config: UploadData, data_dir: Path | None) -> Dataset:
+    """An upload the server stored as ``<data_dir>/datasets/<id>.npz``; the id is hex only, so it is never a path."""
+    path = (data_dir if data_dir is not None else Path.cwd()) / "datasets" / f"{config.id}.npz"
+    if not path.is_file():
+        raise DatasetError(f"uploaded dataset {config.id} not found (no {path})")
+    return load_npz_file(path)
+
+
 def _npz(config: NpzData, data_dir: Path | None) -> Dataset:
     """A user's own data. Everything is validated up front with a message naming the problem, because a
     bad array would otherwise fail deep inside training (or, with NaN, train into garbage silently)."""
     path = _resolve(config.path, data_dir)
     if not path.is_file():
         raise DatasetError(f"npz file not found: {path}")
+    return load_npz_file(path)
+
+
+def load_npz_file(file: Path | BinaryIO, source: str | None = None) -> Dataset:
+    """Load and validate a .npz (a path or an open binary file) of ``x`` and optional ``y``, never unpickling:
+    the checks every user file passes. ``source`` names the file in messages (default: the path)."""
+    path = source if source is not None else file
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(file, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DatasetError(f"{path}: cannot read as .npz: {e}") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from server.api import artifacts, meta, runs, stream
+from server.api import artifacts, datasets, meta, runs, stream
 from server.db.engine import make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
 from server.executor import LocalExecutor
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TokenMiddleware)
     app.include_router(meta.router)
     app.include_router(artifacts.router)
+    app.include_router(datasets.router)
     app.include_router(runs.router)
     app.include_router(stream.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     warm_workers: int = Field(1, ge=0, le=16, description="Pre-started idle workers (torch already imported).")
     token: str | None = Field(None, description="When set, every mutating call and every websocket needs it.")
     allowed_origins: list[str] = Field(default_factory=list, description="Extra websocket origins to accept.")
+    max_upload_bytes: int = Field(50 * 2**20, ge=1024, le=2**31, description="Largest dataset upload accepted.")
     max_runs_per_client: int = Field(8, ge=1, le=1000, description="Live (queued/running/paused) runs per client.")
 
 

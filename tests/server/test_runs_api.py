@@ -201,3 +201,33 @@ def test_samples_before_any_checkpoint_is_409(server: str):
     run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 100_000}})
     assert httpx.get(f"{server}/api/runs/{run['id']}/samples").status_code == 409
     assert httpx.post(f"{server}/api/runs/{run['id']}/stop").status_code in (202, 409)
+
+
+def test_a_client_that_never_reads_does_not_starve_another_client_or_the_run(server: str):
+    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"samples_every": 5}})
+    url = ws_url(server, run["id"])
+    stalled = connect(url, max_queue=1)  # reads nothing: the server's sends to it back up
+    try:
+        with connect(url) as active:
+            active.recv(timeout=30)
+            first = receive_until(active, lambda e: e["type"] == "metrics")[-1]["rows"][-1]["step"]
+            time.sleep(3)  # the stalled client's buffers fill meanwhile
+            later = receive_until(active, lambda e: e["type"] == "metrics" and e["rows"][-1]["step"] > first + 100)
+            assert later[-1]["rows"][-1]["step"] > first + 100
+            active.send(json.dumps({"type": "stop"}))
+            receive_until(active, lambda e: e["type"] == "status" and e["status"] == "stopped")
+    finally:
+        stalled.close()
+
+
+def test_an_uploaded_dataset_trains_through_the_api(server: str):
+    points = [[float(i % 7), float(i // 7)] for i in range(49)]
+    upload = httpx.post(f"{server}/api/datasets", json={"points": points, "name": "drawn"})
+    assert upload.status_code == 201, upload.text
+    dataset_id = upload.json()["id"]
+    assert dataset_id in [d["id"] for d in httpx.get(f"{server}/api/datasets").json()]
+    run = create(server, preset="ring-vanilla",
+                 overrides={"steps": 30, "dataset": {"kind": "upload", "id": dataset_id}})
+    with connect(ws_url(server, run["id"])) as ws:
+        ws.recv(timeout=30)
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")
