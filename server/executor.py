@@ -3,9 +3,9 @@ runs each run in its own ``spawn``-ed worker process on this machine.
 
 A new run's latency is dominated by importing torch (~4 s here), so the local executor keeps a pool of workers
 that have already imported it and wait for a run. At most ``max_concurrent`` runs train at once, each with
-``cores // max_concurrent`` torch threads, so concurrent runs never oversubscribe the cores; further runs wait in
-a FIFO queue (a ``queued`` status event). A worker that dies without saying why (segfault, OOM kill, ``kill -9``)
-is noticed by a watchdog, which reports its run ``failed`` with the exit code.
+``(cores - 1) // max_concurrent`` torch threads (at least one), so concurrent runs never oversubscribe the
+cores; further runs wait in a FIFO queue (a ``queued`` status event). A worker that dies without saying why
+(segfault, OOM kill, ``kill -9``) is noticed by a watchdog, which reports its run ``failed`` with the exit code.
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ class LocalExecutor:
                 self._idle.append(self._spawn())
 
     def _threads(self) -> int:
-        return max(1, self.cores // self.max_concurrent)
+        """One core stays with the server (event pump, JSON, websockets); the rest is split between the runs. Torch
+        threads spin while waiting, so two runs sharing a core cost far more than half their speed each."""
+        return max(1, (self.cores - 1) // self.max_concurrent)
 
     def _launch(self, spec: RunSpec) -> None:
         worker = self._idle.pop(0) if self._idle else self._spawn()

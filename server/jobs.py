@@ -202,6 +202,8 @@ class JobManager:
                 repo.set_config(session, run_id, event["config"])
             elif kind == "checkpoint":
                 repo.set_checkpoint_step(session, run_id, event["step"])
+            elif kind == "alert":
+                repo.add_alert(session, run_id, event["step"], event["kind"], event["message"])
             session.commit()
 
     def _flush_metrics(self) -> None:

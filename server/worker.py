@@ -42,9 +42,9 @@ class Emitter:
         self.rows: list[dict[str, float]] = []
         self.last_flush = 0.0
 
-    def emit(self, kind: str, **payload: Any) -> None:
+    def emit(self, event_type: str, /, **payload: Any) -> None:
         self.flush()  # metrics before anything that follows them
-        self.queue.put({"run_id": self.run_id, "type": kind, "time": time.time(), **payload})
+        self.queue.put({"run_id": self.run_id, "time": time.time(), **payload, "type": event_type})
 
     def metrics(self, row: dict[str, float]) -> None:
         self.rows.append(row)
@@ -110,6 +110,9 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
         out.emit("status", status="running", step=trainer.step_count, device=str(trainer.device))
         _loop(trainer, spec, control, out, save_checkpoint)
     except DivergenceError as e:
+        out.emit("alert", step=e.step, kind="divergence",
+                 message=f"{e.metric} became {e.value}: the run diverged. Fork it from its last checkpoint "
+                         "with lower learning rates (or a different loss).")
         out.emit("status", status="diverged", step=e.step, reason=str(e))
     except ConfigError as e:
         out.emit("status", status="failed", reason=str(e))
@@ -121,8 +124,12 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
 
 
 def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: Any) -> None:
+    from models.alerts import AlertMonitor
     from models.config import ConfigError
 
+    data = trainer.data
+    monitor = AlertMonitor(modes_total=None if data.centers is None else int(data.centers.shape[0]),
+                           classes_total=data.num_classes if data.is_image and data.y is not None else None)
     paused = False
     while True:
         while paused or control.poll():
@@ -159,6 +166,8 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
                      config=trainer.config.model_dump(mode="json"))
         if step % stream.metrics_every == 0 or step == 1:
             out.metrics(metrics)
+        for alert in monitor.observe(metrics):
+            out.emit("alert", step=alert.step, kind=alert.kind, message=alert.message)
         if step % stream.samples_every == 0 or step == 1:
             _frames(trainer, out)
         if step % stream.checkpoint_every == 0:

@@ -60,9 +60,16 @@ class RunSummary(BaseModel):
     last_metrics: dict[str, Any] | None
 
 
+class AlertOut(BaseModel):
+    step: int
+    kind: str
+    message: str
+
+
 class RunDetail(RunSummary):
     config: dict[str, Any]
     changes: list[ConfigChangeOut]
+    alerts: list[AlertOut]
 
 
 class Accepted(BaseModel):
@@ -92,7 +99,8 @@ def _detail(jobs: JobManager, run_id: str) -> RunDetail:
         run = repo.get_run(session, run_id)
         if run is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
-        return RunDetail(**_summary(run), config=run.config, changes=repo.config_changes(session, run_id))
+        return RunDetail(**_summary(run), config=run.config, changes=repo.config_changes(session, run_id),
+                         alerts=[AlertOut(**a) for a in repo.alerts(session, run_id)])
 
 
 def _act(action: Any) -> Any:

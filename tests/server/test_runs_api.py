@@ -231,3 +231,18 @@ def test_an_uploaded_dataset_trains_through_the_api(server: str):
     with connect(ws_url(server, run["id"])) as ws:
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")
+
+
+def test_an_overpowered_discriminator_raises_alerts_that_are_streamed_and_stored(server: str):
+    run = create(server, preset="vanishing-minimax", overrides={"steps": 300})
+    with connect(ws_url(server, run["id"])) as ws:
+        ws.recv(timeout=30)
+        alert = receive_until(ws, lambda e: e["type"] == "alert")[-1]
+        assert alert["kind"] in ("d_overpowering", "vanishing_gradient") and alert["message"]
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")
+    deadline = time.monotonic() + 10
+    while not httpx.get(f"{server}/api/runs/{run['id']}").json()["alerts"]:
+        assert time.monotonic() < deadline, "alert never stored"
+        time.sleep(0.05)
+    stored = httpx.get(f"{server}/api/runs/{run['id']}").json()["alerts"]
+    assert {"d_overpowering", "vanishing_gradient"} & {a["kind"] for a in stored}
