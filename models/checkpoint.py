@@ -7,14 +7,13 @@ fork, sampling.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from models.atomic import write_atomically
 from models.config import ConfigError, RunConfig, apply_patch, flatten_patch, parse_config
 from models.trainer import CHECKPOINT_FORMAT, Trainer
 
@@ -29,19 +28,8 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(trainer: Trainer, path: Path | str) -> Path:
     """Write atomically: a crash mid-write leaves the previous checkpoint, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(trainer.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    state = trainer.state_dict()
+    return write_atomically(Path(path), lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:

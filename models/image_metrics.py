@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from models.atomic import write_atomically
 
 __all__ = [
     "FEATURE_DIM",
@@ -346,20 +346,6 @@ def _read_cache(path: Path, in_channels: int, num_classes: int) -> dict[str, obj
     return payload
 
 
-def _write_atomic(payload: dict[str, object], path: Path) -> None:
-    """Save via a temp file in the same directory and os.replace, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a cache is meant to be shared like any other file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_judge(
     dataset_name: str,
     x: Tensor,
@@ -388,5 +374,5 @@ def load_judge(
     payload = _read_cache(path, int(x.shape[1]), num_classes)
     if payload is None:
         payload = _train_judge(x, y, num_classes, device)
-        _write_atomic(payload, path)
+        write_atomically(path, lambda f: torch.save(payload, f))
     return _judge_from_payload(payload, device)

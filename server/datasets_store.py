@@ -20,9 +20,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import stat
-import tempfile
 import uuid
 import zipfile
 from datetime import datetime, timezone
@@ -31,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from models.atomic import write_atomically
 from models.datasets import DatasetError, load_npz_file
 
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # total declared size of a zip's (or npz's) members
@@ -87,8 +86,8 @@ def save_upload(data_dir: Path, filename: str, content: bytes, max_bytes: int) -
     }
     directory = datasets_dir(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_atomic(directory / f"{meta['id']}.npz", payload)
-    _write_atomic(directory / f"{meta['id']}.json", json.dumps(meta).encode())
+    write_atomically(directory / f"{meta['id']}.npz", lambda f: f.write(payload))
+    write_atomically(directory / f"{meta['id']}.json", lambda f: f.write(json.dumps(meta).encode()))
     return meta
 
 
@@ -116,19 +115,6 @@ def _display_name(filename: str) -> str:
     base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(c for c in base if c.isprintable())
     return base[-MAX_NAME_CHARS:] or "upload"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _open_zip(content: bytes, what: str) -> zipfile.ZipFile:
