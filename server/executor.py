@@ -10,6 +10,7 @@ cores; further runs wait in a FIFO queue (a ``queued`` status event). A worker t
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -24,6 +25,7 @@ from server.worker import RunSpec, worker_main
 
 FINAL_STATUSES = frozenset({"completed", "stopped", "failed", "diverged"})
 WATCHDOG_SECONDS = 0.2
+RUNS_PER_WORKER = 20  # a worker is reused for this many runs, then replaced: bounds any slow leak
 
 
 class Executor(Protocol):
@@ -40,7 +42,9 @@ class Worker:
     process: Any  # multiprocessing.Process (spawn context)
     control: Connection
     run_id: str | None = None
-    finished: bool = False  # the run sent its final status; the process exits by itself
+    finished: bool = False  # the run sent its final status
+    runs: int = 0
+    ready: bool = False  # torch imported and waiting for a run (it said so)
 
 
 @dataclass
@@ -84,7 +88,7 @@ class LocalExecutor:
                     return self._unqueue(run_id)
                 return False
             try:
-                worker.control.send(message)
+                worker.control.send({**message, "run_id": run_id})
                 return True
             except (BrokenPipeError, OSError):
                 return False
@@ -96,6 +100,11 @@ class LocalExecutor:
             return None
         if event.get("type") == "status" and event.get("status") in FINAL_STATUSES:
             self._finished(event["run_id"])
+        elif event.get("type") == "worker_ready":
+            with self._lock:
+                for worker in self._idle:
+                    if worker.process.pid == event["pid"]:
+                        worker.ready = True
         return event
 
     def running(self) -> list[str]:
@@ -143,13 +152,20 @@ class LocalExecutor:
         return max(1, (self.cores - 1) // self.max_concurrent)
 
     def _launch(self, spec: RunSpec) -> None:
-        worker = self._idle.pop(0) if self._idle else self._spawn()
+        ready = [w for w in self._idle if w.ready]
+        # The most recently returned ready worker: it is surely warm (caches, allocator) and the pool's oldest
+        # workers get to age out.
+        worker = ready[-1] if ready else (self._idle[0] if self._idle else self._spawn())
+        if worker in self._idle:
+            self._idle.remove(worker)
+        worker.ready = False
         device = spec.device
         if device is None and self.gpus:
             device = f"cuda:{self._next_gpu % self.gpus}"
             self._next_gpu += 1
         spec = replace(spec, threads=self._threads(), device=device)
-        worker.run_id = spec.run_id
+        worker.run_id, worker.finished = spec.run_id, False
+        worker.runs += 1
         self._active[spec.run_id] = worker
         worker.control.send({"type": "start", "spec": spec})
         threading.Thread(target=self._fill_pool, daemon=True).start()  # replace the warm worker off this path
@@ -167,9 +183,20 @@ class LocalExecutor:
             worker = self._active.pop(run_id, None)
             if worker is not None:
                 worker.finished = True
-                worker.control.close()
+                spare = len(self._idle) < self.warm + self.max_concurrent
+                if worker.process.is_alive() and worker.runs < RUNS_PER_WORKER and spare and not self._closed:
+                    worker.run_id = None
+                    self._idle.append(worker)  # warm for the next run: no torch import to pay again
+                else:
+                    self._retire(worker)
             while self._waiting and len(self._active) < self.max_concurrent and not self._closed:
                 self._launch(self._waiting.popleft())
+
+    @staticmethod
+    def _retire(worker: Worker) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            worker.control.send({"type": "exit"})
+        worker.control.close()
 
     def _watch(self) -> None:
         """Report runs whose worker process died without a final status."""
@@ -182,6 +209,7 @@ class LocalExecutor:
                 for _, worker in dead:
                     worker.finished = True
                 self._idle = [w for w in self._idle if w.process.is_alive()]
+                # An idle worker that is still warming up is fine; one whose process ended is replaced.
             for run_id, worker in dead:
                 self._events.put({"run_id": run_id, "type": "status", "status": "failed", "time": time.time(),
                                   "reason": f"worker process exited with code {worker.process.exitcode}"})

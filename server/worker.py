@@ -59,13 +59,20 @@ class Emitter:
 
 
 def worker_main(control: Connection, events: Any) -> None:
-    """Entry point of a pooled worker process: import torch now (the slow part), then serve one run."""
+    """Entry point of a pooled worker process: import torch now (the slow part), then serve runs one after another
+    until told to exit, so the import is paid once per worker rather than once per run."""
     _warm_up()
-    events.put({"type": "worker_ready", "pid": os.getpid()})
-    message = control.recv()
-    if message.get("type") != "start":
-        return
-    run(message["spec"], control, events)
+    while True:
+        events.put({"type": "worker_ready", "pid": os.getpid()})
+        try:
+            message = control.recv()
+            while message.get("type") != "start":  # leftovers addressed to a run that has already ended
+                if message.get("type") == "exit":
+                    return
+                message = control.recv()
+        except (EOFError, OSError):  # the executor has gone
+            return
+        run(message["spec"], control, events)
 
 
 def _warm_up() -> None:
@@ -134,6 +141,8 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     while True:
         while paused or control.poll():
             message = control.recv()  # blocks while paused: a paused run costs no CPU
+            if message.get("run_id", spec.run_id) != spec.run_id:
+                continue  # meant for an earlier run of this worker
             kind = message.get("type")
             if kind == "patch":
                 try:

@@ -164,3 +164,15 @@ def test_resume_continues_from_the_checkpoint_step(executor: LocalExecutor, even
     assert running["step"] == stopped["step"]
     executor.send("again", {"type": "stop"})
     events.status("again", "stopped")
+
+
+def test_workers_are_reused_so_back_to_back_runs_pay_no_new_torch_import(executor: LocalExecutor, events: Events,
+                                                                         tmp_path: Path):
+    pids = []
+    for i in range(4):
+        executor.submit(spec(tmp_path, f"reuse{i}", steps=20))
+        pids.append(events.status(f"reuse{i}", "starting")["pid"])
+        assert pids[-1] in events.ready_pids  # a worker that had imported torch already
+        events.status(f"reuse{i}", "completed")
+        events.pump(0.3)  # let the worker's "ready again" arrive
+    assert len(set(pids)) < len(pids)  # some worker served more than one run
