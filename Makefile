@@ -45,9 +45,12 @@ lint: install-test
 modes2d: install
 	$(BIN)/python benchmarks/modes2d.py --seeds 3
 
-bench: install
-	$(BIN)/python benchmarks/modes2d.py --seeds 3
+bench: install-test
 	$(BIN)/python benchmarks/presets_speed.py
+	$(BIN)/python benchmarks/modes2d.py --seeds 3
+	$(BIN)/python benchmarks/lessons2d.py --seeds 3
+	$(BIN)/python benchmarks/images.py --presets digits-dcgan digits-dcgan-resize digits-cgan fashion-dcgan
+	$(BIN)/python benchmarks/server_stream.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
