@@ -25,12 +25,15 @@ from server.settings import Settings
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def serve(data_dir: Path, **settings: Any) -> Iterator[str]:
-    """Yields the base URL once the app's start-up (migrations, warm workers) is done; shuts down when resumed."""
+def serve(data_dir: Path, apps: list[Any] | None = None, **settings: Any) -> Iterator[str]:
+    """Yields the base URL once the app's start-up (migrations, warm workers) is done; shuts down when resumed.
+    ``apps``, when given, receives the app, for tests that must reach past the API (e.g. a worker's pid)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(Settings(data_dir=data_dir, port=port, **settings))
+    if apps is not None:
+        apps.append(app)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_ping_interval=None))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

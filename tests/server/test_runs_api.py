@@ -246,3 +246,35 @@ def test_an_overpowered_discriminator_raises_alerts_that_are_streamed_and_stored
         time.sleep(0.05)
     stored = httpx.get(f"{server}/api/runs/{run['id']}").json()["alerts"]
     assert {"d_overpowering", "vanishing_gradient"} & {a["kind"] for a in stored}
+
+
+def test_a_killed_worker_fails_its_run_while_the_api_and_another_run_carry_on(tmp_path: Path):
+    import os
+    import signal
+
+    apps: list[Any] = []
+    server = serve(tmp_path / "kill", apps, warm_workers=2, max_concurrent=2)
+    base = next(server)
+    try:
+        victim = create(base, preset="ring-vanilla", overrides={"steps": 100_000})
+        bystander = create(base, preset="ring-vanilla", overrides={"steps": 100_000})
+        with connect(ws_url(base, victim["id"])) as v, connect(ws_url(base, bystander["id"])) as b:
+            v.recv(timeout=30)
+            b.recv(timeout=30)
+            receive_until(v, lambda e: e["type"] == "metrics")
+            receive_until(b, lambda e: e["type"] == "metrics")
+            os.kill(apps[0].state.jobs.executor.pids()[victim["id"]], signal.SIGKILL)
+            killed = time.monotonic()
+            failed = receive_until(v, lambda e: e["type"] == "status" and e["status"] == "failed", timeout=5)[-1]
+            assert time.monotonic() - killed < 2.0 and "-9" in failed["reason"]
+            assert httpx.get(f"{base}/api/health").json()["status"] == "ok"
+            step = receive_until(b, lambda e: e["type"] == "metrics")[-1]["rows"][-1]["step"]
+            receive_until(b, lambda e: e["type"] == "metrics" and e["rows"][-1]["step"] > step + 50)
+            b.send(json.dumps({"type": "stop"}))
+            receive_until(b, lambda e: e["type"] == "status" and e["status"] == "stopped")
+        deadline = time.monotonic() + 5
+        while httpx.get(f"{base}/api/runs/{victim['id']}").json()["status"] != "failed":
+            assert time.monotonic() < deadline, "failure not persisted"
+            time.sleep(0.05)
+    finally:
+        next(server, None)
