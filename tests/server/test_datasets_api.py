@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from models.config import UploadData
 from models.datasets import load_dataset
 from server.api import datasets
+from tests.server.upload_files import npz_bytes, png, zip_bytes
 
 LIMIT = 1024 * 1024
 
@@ -33,26 +33,6 @@ def client(data_dir: Path) -> Iterator[TestClient]:
     app.state.settings = types.SimpleNamespace(data_dir=data_dir, max_upload_bytes=LIMIT)
     with TestClient(app) as c:
         yield c
-
-
-def npz_bytes(**arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def png(value: int, side: int = 8) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (side, side), value).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buffer.getvalue()
 
 
 def post_file(client: TestClient, name: str, content: bytes):
@@ -82,7 +62,7 @@ def test_npz_upload_is_listed_and_trains_as_a_dataset(client: TestClient, data_d
 
 
 def test_zip_with_class_folders(client: TestClient, data_dir: Path):
-    members = {f"{label}/{i}.png": png(10 * i + 100 * k) for k, label in enumerate("ab") for i in range(3)}
+    members = {f"{label}/{i}.png": png(value=10 * i + 100 * k) for k, label in enumerate("ab") for i in range(3)}
     r = post_file(client, "letters.zip", zip_bytes(members))
     assert r.status_code == 201, r.text
     out = r.json()
@@ -114,9 +94,9 @@ def test_too_large_is_413_and_nothing_written(client: TestClient, data_dir: Path
     ("tool.npz", b"MZ\x90\x00", 422),
     ("broken.zip", b"PK\x03\x04broken", 422),
     ("nan.npz", npz_bytes(x=np.array([[np.nan, 0.0], [1.0, 1.0]])), 422),
-    ("mixed.zip", zip_bytes({"a.png": png(1), "b.png": png(2, side=9)}), 422),
-    ("evil.zip", zip_bytes({"../evil.png": png(1), "b.png": png(2)}), 422),
-    ("abs.zip", zip_bytes({"/abs.png": png(1), "b.png": png(2)}), 422),
+    ("mixed.zip", zip_bytes({"a.png": png(value=1), "b.png": png(value=2, side=(9, 9))}), 422),
+    ("evil.zip", zip_bytes({"../evil.png": png(value=1), "b.png": png(value=2)}), 422),
+    ("abs.zip", zip_bytes({"/abs.png": png(value=1), "b.png": png(value=2)}), 422),
 ])
 def test_bad_files_are_refused(client: TestClient, data_dir: Path, name: str, content: bytes, status: int):
     assert_error(post_file(client, name, content), status)

@@ -10,34 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from models.config import RunConfig, UploadData, parse_config
 from models.datasets import DatasetError, load_dataset
 from server.datasets_store import UploadError, list_uploads, save_upload
+from tests.server.upload_files import npz_bytes, png, zip_bytes
 
 MAX = 5 * 1024 * 1024
-
-
-def npz_bytes(**arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def png(side: tuple[int, int] = (8, 8), colour: bool = False, value: int = 128, fmt: str = "PNG") -> bytes:
-    img = Image.new("RGB" if colour else "L", side, (value, 0, 255 - value) if colour else value)
-    buffer = io.BytesIO()
-    img.save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buffer.getvalue()
 
 
 def stored(data_dir: Path) -> list[str]:
