@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 
 from models.checkpoint import CheckpointError
 from models.sampling import sample, samples_png
-from server.api.runs import Jobs, _detail
+from server.api.runs import Jobs, require_run, run_detail
 from server.db import repository as repo
 from server.worker import checkpoint_path
 
@@ -23,7 +23,8 @@ PNG = {200: {"content": {"image/png": {}, "application/json": {}}, "description"
 
 def _checkpoint(request: Request, run_id: str) -> Any:
     jobs: Any = request.app.state.jobs
-    _detail(jobs, run_id)  # 404 for an unknown run
+    with jobs.sessions() as session:
+        require_run(session, run_id)
     path = checkpoint_path(jobs.data_dir, run_id)
     if not path.exists():
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no checkpoint yet")
@@ -65,7 +66,7 @@ def checkpoint(request: Request, run_id: str) -> FileResponse:
 @router.get("/{run_id}/export", responses={200: {"content": {"application/zip": {}}}}, response_model=None)
 def export(request: Request, run_id: str, jobs: Jobs) -> Response:
     """A zip of config.json, changes.json, metrics.csv and (when there is one) checkpoint.pt."""
-    detail = _detail(jobs, run_id)
+    detail = run_detail(jobs, run_id)
     with jobs.sessions() as session:
         history = repo.metrics(session, run_id)
     table = io.StringIO()

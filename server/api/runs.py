@@ -94,11 +94,17 @@ def _summary(run: Any) -> dict[str, Any]:
             "last_metrics": run.last_metrics}
 
 
-def _detail(jobs: JobManager, run_id: str) -> RunDetail:
+def require_run(session: Any, run_id: str) -> Any:
+    """The run, or a 404 naming it."""
+    run = repo.get_run(session, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+    return run
+
+
+def run_detail(jobs: JobManager, run_id: str) -> RunDetail:
     with jobs.sessions() as session:
-        run = repo.get_run(session, run_id)
-        if run is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+        run = require_run(session, run_id)
         return RunDetail(**_summary(run), config=run.config, changes=repo.config_changes(session, run_id),
                          alerts=[AlertOut(**a) for a in repo.alerts(session, run_id)])
 
@@ -125,7 +131,7 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
                             detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
         raise config_error(e) from None
-    return _detail(jobs, _act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
+    return run_detail(jobs, _act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
 
 
 @router.get("")
@@ -136,7 +142,7 @@ def list_runs(jobs: Jobs) -> list[RunSummary]:
 
 @router.get("/{run_id}")
 def get_run(run_id: str, jobs: Jobs) -> RunDetail:
-    return _detail(jobs, run_id)
+    return run_detail(jobs, run_id)
 
 
 @router.patch("/{run_id}/config", status_code=status.HTTP_202_ACCEPTED)
@@ -148,7 +154,7 @@ def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
 
 @router.post("/{run_id}/fork", status_code=status.HTTP_201_CREATED)
 def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request) -> RunDetail:
-    return _detail(jobs, _act(lambda: jobs.fork(run_id, body.overrides, client=client_id(request))))
+    return run_detail(jobs, _act(lambda: jobs.fork(run_id, body.overrides, client=client_id(request))))
 
 
 @router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
@@ -156,7 +162,7 @@ def control(run_id: str, action: str, jobs: Jobs) -> RunDetail:
     if action not in ("pause", "resume", "stop"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no action {action}; use pause, resume or stop")
     _act(lambda: jobs.control(run_id, action))
-    return _detail(jobs, run_id)
+    return run_detail(jobs, run_id)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -169,7 +175,6 @@ def metrics(run_id: str, jobs: Jobs, since: int | None = None,
             names: Annotated[str | None, Query(description="comma-separated metric names")] = None,
             max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None) -> Metrics:
     with jobs.sessions() as session:
-        if repo.get_run(session, run_id) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+        require_run(session, run_id)
         return Metrics(**repo.metrics(session, run_id, since=since, max_points=max_points,
                                       names=names.split(",") if names else None))

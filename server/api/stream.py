@@ -6,11 +6,11 @@ import asyncio
 import base64
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from models.config import ConfigError
-from server.api.runs import _detail
+from server.api.runs import run_detail
 from server.db import repository as repo
 from server.jobs import InvalidStateError, JobManager, RunNotFoundError
 from server.security import admit_websocket
@@ -30,8 +30,8 @@ def wire(event: dict[str, Any]) -> dict[str, Any]:
 
 def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
     try:
-        detail = _detail(jobs, run_id)
-    except Exception:
+        detail = run_detail(jobs, run_id)
+    except HTTPException:  # 404: no such run (anything else is a real error and propagates)
         return None
     with jobs.sessions() as session:
         history = repo.metrics(session, run_id, max_points=SNAPSHOT_POINTS)
