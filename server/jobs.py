@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.checkpoint import CheckpointError, load_checkpoint
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from server.db import repository as repo
 from server.executor import Executor
@@ -38,6 +39,14 @@ class InvalidStateError(RuntimeError):
 
 class QuotaError(RuntimeError):
     """The client already has its maximum of live runs (HTTP 429)."""
+
+
+def checkpoint_config(path: Path) -> RunConfig:
+    """The config stored in a checkpoint; an unreadable checkpoint cannot be forked (409)."""
+    try:
+        return load_checkpoint(path)["config"]
+    except CheckpointError as e:
+        raise InvalidStateError(str(e)) from None
 
 
 class JobManager:
@@ -92,8 +101,10 @@ class JobManager:
             source = checkpoint_path(self.data_dir, parent_id)
             if parent.checkpoint_step is None or not source.exists():
                 raise InvalidStateError(f"run {parent_id} has no checkpoint yet to fork from")
-            config = apply_patch(parse_config(parent.config), overrides, live_only=False) if overrides \
-                else parse_config(parent.config)
+            # The checkpoint's own config, not the parent's latest: a patch made after the checkpoint is not in
+            # those weights, and the worker builds the fork from the same checkpoint config plus the overrides.
+            base = checkpoint_config(source)
+            config = apply_patch(base, overrides, live_only=False) if overrides else base
             run = repo.create_run(session, config=config.model_dump(mode="json"), preset=parent.preset,
                                   parent_id=parent_id, parent_step=parent.checkpoint_step, client=client)
             session.commit()

@@ -153,6 +153,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
             elif kind == "pause" and not paused:
                 paused = True
                 save(trainer, spec.checkpoint_path)
+                out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
                 out.emit("status", status="paused", step=trainer.step_count)
             elif kind == "resume" and paused:
                 paused = False

@@ -278,3 +278,30 @@ def test_a_killed_worker_fails_its_run_while_the_api_and_another_run_carry_on(tm
             time.sleep(0.05)
     finally:
         next(server, None)
+
+
+def test_a_fork_takes_the_config_of_the_checkpoint_it_starts_from(server: str):
+    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 100_000}})
+    with connect(ws_url(server, run["id"])) as ws:
+        ws.recv(timeout=30)
+        receive_until(ws, lambda e: e["type"] == "metrics")
+        ws.send(json.dumps({"type": "pause"}))  # pausing writes the checkpoint
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "paused")
+        ws.send(json.dumps({"type": "patch", "patch": {"train": {"lr_g": 0.01}}}))
+        ws.send(json.dumps({"type": "resume"}))
+        receive_until(ws, lambda e: e["type"] == "config")  # applied after the checkpoint: not in its weights
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{server}/api/runs/{run['id']}").json()["config"]["train"]["lr_g"] != 0.01:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child = httpx.post(f"{server}/api/runs/{run['id']}/fork", json={"overrides": {"steps": 100_000}}).json()
+        assert child["config"]["train"]["lr_g"] == preset_lr_g() and child["config"]["steps"] == 100_000
+        ws.send(json.dumps({"type": "stop"}))
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
+    httpx.post(f"{server}/api/runs/{child['id']}/stop")
+
+
+def preset_lr_g() -> float:
+    from models.presets import preset_config
+
+    return preset_config("ring-vanilla").train.lr_g
