@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./data
 
-.PHONY: run test install install-test system-deps lint bench modes2d clean
+.PHONY: run test install install-test system-deps lint bench soak web modes2d clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,17 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-install: $(VENV)/.installed
+# The page: npm packages from the committed lockfile, then the vendored browser builds copied into web/vendor.
+web/vendor/.built: web/package.json web/package-lock.json web/build.mjs
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	cd web && npm run --silent build
+	touch $@
 
-install-test: $(VENV)/.installed-test system-deps
+web: web/vendor/.built
+
+install: $(VENV)/.installed web/vendor/.built
+
+install-test: $(VENV)/.installed-test web/vendor/.built system-deps
 
 # Debian packages the suite needs; installed when root, named otherwise.
 system-deps:
@@ -38,6 +46,10 @@ run: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The long fault/load variants (marker soak), deselected from make test.
+soak: install-test
+	$(BIN)/python -m pytest -m soak
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -53,4 +65,4 @@ bench: install-test
 	$(BIN)/python benchmarks/server_stream.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules web/vendor
