@@ -11,12 +11,16 @@ import torch
 
 from models import tricks
 from models.losses import LOSSES
+from models.quality2d import mode_counts
 from models.trainer import Trainer
 
 
 def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[str, Any]:
     """Samples, D's readout on a ``resolution``² grid over the data's bounds (row-major, y from ``ymin`` up) and
-    the unit direction −∇ₓ g_loss at each sample: the way G's loss pulls that point."""
+    the unit direction −∇ₓ g_loss at each sample: the way G's loss pulls that point. Beside them: ``real``,
+    ``n`` data points taken at an even stride (a fixed subset that spans the data even when it is stored in
+    order, as a spiral is), and for mixture
+    data the mode ``centers`` with ``covered`` flags by the same 3σ rule as ``modes_covered``."""
     if trainer.data.is_image or trainer.config.model.conditional:
         raise ValueError("field frames exist for unconditional 2D runs only")
     xmin, xmax, ymin, ymax = trainer.data.bounds
@@ -39,10 +43,18 @@ def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[st
         direction = -grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (n, 2) unit vectors
     finally:
         d.train(was_training)
+    data = trainer.data
+    centers = covered = None
+    if data.centers is not None and data.std is not None:
+        centers = data.centers.tolist()
+        covered = (mode_counts(samples.detach(), data.centers, data.std) > 0).tolist()
     return {
         "bounds": [xmin, xmax, ymin, ymax],
         "resolution": resolution,
         "d": verdict.reshape(resolution, resolution).tolist(),
         "samples": samples.detach().tolist(),
         "directions": direction.tolist(),
+        "real": data.x[:: max(1, data.x.shape[0] // n)][:n].tolist(),
+        "centers": centers,
+        "covered": covered,
     }

@@ -12,12 +12,18 @@ import math
 import torch
 
 
-def mode_quality(samples: torch.Tensor, centers: torch.Tensor, std: float) -> dict[str, float]:
-    """``samples`` (N, 2) and ``centers`` (M, 2) in the same units as ``std``."""
+def mode_counts(samples: torch.Tensor, centers: torch.Tensor, std: float) -> torch.Tensor:
+    """High-quality samples per mode, (M,) float64: the one place the 3σ rule lives, shared by the metrics and
+    the field view's covered/uncovered marks."""
     dist = torch.cdist(samples.float(), centers.float())  # (N, M)
     nearest_dist, nearest = dist.min(dim=1)  # (N,), (N,)
     hq = nearest_dist <= 3 * std
-    counts = torch.bincount(nearest[hq], minlength=centers.shape[0]).double()  # (M,)
+    return torch.bincount(nearest[hq], minlength=centers.shape[0]).double()  # (M,)
+
+
+def mode_quality(samples: torch.Tensor, centers: torch.Tensor, std: float) -> dict[str, float]:
+    """``samples`` (N, 2) and ``centers`` (M, 2) in the same units as ``std``."""
+    counts = mode_counts(samples, centers, std)  # (M,)
     n_hq = counts.sum().item()
     modes = centers.shape[0]
     if n_hq == 0:

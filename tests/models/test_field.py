@@ -44,3 +44,23 @@ def test_field_frames_refuse_image_runs():
                                     "train": {"batch_size": 8}}))
     with pytest.raises(ValueError, match="2D"):
         field_frame(trainer, n=8, resolution=4, seed=0)
+
+
+def test_frame_carries_real_points_and_mode_centres_marked_by_the_3_sigma_rule():
+    trainer = Trainer(tiny_config())
+    trainer.step()
+    frame = field_frame(trainer, n=32, resolution=4, seed=0)
+    data = trainer.data
+    assert len(frame["real"]) == 32 and all(len(p) == 2 for p in frame["real"])
+    assert frame["centers"] == data.centers.tolist()
+    samples, centers = torch.tensor(frame["samples"]), torch.tensor(frame["centers"])
+    nearest_dist, nearest = torch.cdist(samples, centers).min(dim=1)
+    hit = set(nearest[nearest_dist <= 3 * data.std].tolist())
+    assert frame["covered"] == [i in hit for i in range(len(centers))]
+
+
+def test_frames_of_data_without_modes_carry_no_centres():
+    trainer = Trainer(parse_config({"dataset": {"kind": "moons", "n": 200}, "train": {"batch_size": 16}}))
+    trainer.step()
+    frame = field_frame(trainer, n=16, resolution=4, seed=0)
+    assert frame["centers"] is None and frame["covered"] is None and len(frame["real"]) == 16
