@@ -21,7 +21,7 @@ from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from server.db import repository as repo
 from server.executor import Executor
 from server.hub import Hub
-from server.worker import RunSpec, checkpoint_path
+from server.worker import RunSpec, checkpoint_path, snapshots_dir
 
 FLUSH_SECONDS = 1.0
 FLUSH_ROWS = 2000
@@ -197,7 +197,7 @@ class JobManager:
         if kind in ("samples", "field"):
             self._frames[run_id][kind] = event
             if isinstance(event.get("png"), bytes):  # image snapshots on disk, for scrubbing back through a run
-                folder = checkpoint_path(self.data_dir, run_id).parent / "samples"
+                folder = snapshots_dir(self.data_dir, run_id)
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / f"{event['step']:08d}.png").write_bytes(event["png"])
             return

@@ -205,3 +205,8 @@ def _frames(trainer: Any, out: Emitter) -> None:
 
 def checkpoint_path(data_dir: Path, run_id: str) -> Path:
     return data_dir / "runs" / run_id / "checkpoint.pt"
+
+
+def snapshots_dir(data_dir: Path, run_id: str) -> Path:
+    """Where an image run's sample frames are kept, one ``{step:08d}.png`` each, for scrubbing back through it."""
+    return data_dir / "runs" / run_id / "samples"

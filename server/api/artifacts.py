@@ -6,16 +6,18 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
 from models.sampling import sample, samples_png
 from server.api.runs import Jobs, require_run, run_detail
 from server.db import repository as repo
-from server.worker import checkpoint_path
+from server.worker import checkpoint_path, snapshots_dir
 
 router = APIRouter(prefix="/api/runs", tags=["artifacts"])
 PNG = {200: {"content": {"image/png": {}, "application/json": {}}, "description": "PNG grid or JSON samples"}}
@@ -53,6 +55,35 @@ def samples(request: Request, run_id: str,
                 "samples": drawn.tolist()}
         return Response(json.dumps(body), media_type="application/json", headers=headers)
     return Response(samples_png(loaded, drawn), media_type="image/png", headers=headers)
+
+
+class Snapshots(BaseModel):
+    steps: list[int]
+
+
+def _snapshot_steps(request: Request, run_id: str) -> dict[int, Path]:
+    jobs: Any = request.app.state.jobs
+    with jobs.sessions() as session:
+        require_run(session, run_id)
+    folder = snapshots_dir(jobs.data_dir, run_id)
+    files = folder.glob("*.png") if folder.is_dir() else ()
+    return {int(f.stem): f for f in files if f.stem.isdigit()}
+
+
+@router.get("/{run_id}/snapshots")
+def snapshots(request: Request, run_id: str) -> Snapshots:
+    """Steps of the sample grids an image run saved as it trained (its live frames), oldest first; a 2D run has
+    none. Each is served by ``/snapshots/{step}``, so the page can scrub back through the run."""
+    return Snapshots(steps=sorted(_snapshot_steps(request, run_id)))
+
+
+@router.get("/{run_id}/snapshots/{step}", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+def snapshot_png(request: Request, run_id: str, step: int) -> FileResponse:
+    """One saved sample grid; the path is built from the integer step, never from client text."""
+    path = _snapshot_steps(request, run_id).get(step)
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"run {run_id} saved no samples at step {step}")
+    return FileResponse(path, media_type="image/png")
 
 
 @router.get("/{run_id}/checkpoint", response_class=FileResponse,
