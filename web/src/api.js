@@ -1,0 +1,56 @@
+// REST calls to the ganplay server. One place adds the token (when the user gave one) and turns error bodies
+// ({detail: [{field, reason}]} or {detail: "text"}) into an ApiError the views can show next to a field.
+
+/** @typedef {{field: string, reason: string}} FieldError */
+
+export class ApiError extends Error {
+  /** @param {number} status @param {FieldError[]} errors */
+  constructor(status, errors) {
+    super(errors.map((e) => `${e.field}: ${e.reason}`).join("; ") || `HTTP ${status}`);
+    this.status = status;
+    this.errors = errors;
+  }
+}
+
+/** The token from ?token= (kept in localStorage, then dropped from the address bar) or an earlier visit. */
+export function token() {
+  const url = new URL(location.href);
+  const given = url.searchParams.get("token");
+  if (given) {
+    localStorage.setItem("ganplayToken", given);
+    url.searchParams.delete("token");
+    history.replaceState(history.state, "", url);
+  }
+  return localStorage.getItem("ganplayToken") || "";
+}
+
+/** @param {string} path @param {RequestInit & {json?: unknown}} [init] */
+export async function api(path, init = {}) {
+  const headers = new Headers(init.headers);
+  const secret = token();
+  if (secret) headers.set("Authorization", `Bearer ${secret}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  const response = await fetch(path, { ...init, headers, body });
+  if (response.status === 204) return null;
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const detail = data && data.detail;
+    const errors = Array.isArray(detail)
+      ? detail.map((d) => ({ field: d.field ?? (d.loc || []).join("."), reason: d.reason ?? d.msg ?? String(d) }))
+      : [{ field: "request", reason: typeof detail === "string" ? detail : response.statusText }];
+    throw new ApiError(response.status, errors);
+  }
+  return data;
+}
+
+/** The websocket URL of a run's stream, with the token as a query parameter (browsers cannot set headers). */
+export function streamUrl(runId) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const secret = token();
+  return `${scheme}//${location.host}/api/runs/${runId}/stream${secret ? `?token=${encodeURIComponent(secret)}` : ""}`;
+}

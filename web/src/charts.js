@@ -1,0 +1,115 @@
+// Time series with uPlot: one chart per question (losses, D's outputs, gradient norms, quality, speed), with
+// a labelled vertical marker at every live change. Markers are DOM elements in uPlot's overlay, placed in its
+// draw hook, so they move with the axis and stay readable (and testable) text.
+import uPlot from "/vendor/uPlot.esm.js";
+import { h } from "./dom.js";
+import { show } from "./schema.js";
+
+export const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2"];
+
+/** The run view's charts; `quality` lists both vocabularies, only those present are drawn. */
+export const CHARTS = [
+  { id: "loss", title: "Loss", testid: "loss-chart", series: [["d_loss", "D loss"], ["g_loss", "G loss"]] },
+  { id: "dout", title: "D(x) vs D(G(z))", series: [["d_real", "D(x) real"], ["d_fake", "D(G(z)) fake"]] },
+  { id: "grad", title: "Gradient norms", series: [["grad_norm_g", "‖∇G‖"], ["grad_norm_d", "‖∇D‖"]] },
+  { id: "quality", title: "Quality", points: true, series: [["modes_covered", "modes covered"], ["hq_fraction", "hq fraction", "y2"],
+    ["fd", "FD"], ["class_coverage", "classes covered", "y2"], ["label_accuracy", "label accuracy", "y2"]] },
+  { id: "speed", title: "Speed (it/s)", series: [["it_per_s", "it/s"]] },
+];
+
+/** Label text of one change-log entry: "unroll_steps=5, lr_d=0.001". */
+export function changeLabel(changes) {
+  return Object.entries(changes).map(([k, v]) => `${k.split(".").pop()}=${show(v)}`).join(", ");
+}
+
+function markerPlugin(getChanges) {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const over = u.over;
+        const changes = getChanges();
+        let layer = over.querySelector(".markers");
+        if (!layer) { layer = h("div", { class: "markers" }); over.append(layer); }
+        while (layer.children.length < changes.length) {
+          layer.append(h("div", { class: "marker", testid: "marker" }, h("span", { class: "marker-label" })));
+        }
+        changes.forEach((c, i) => {
+          const el = layer.children[i];
+          const x = u.valToPos(c.step, "x");
+          el.style.left = `${x}px`;
+          el.hidden = !(x >= 0 && x <= over.clientWidth);
+          el.dataset.step = c.step;
+          const label = el.firstChild;
+          label.textContent = `${c.step}: ${changeLabel(c.changes)}`;
+          label.style.top = `${(i % 3) * 15}px`;
+          label.classList.toggle("flip", x > over.clientWidth * 0.6);
+        });
+      }],
+    },
+  };
+}
+
+/**
+ * One chart bound to a MetricStore (or, for comparisons, a function giving uPlot data).
+ * @param {HTMLElement} host
+ * @param {{id: string, title: string, testid?: string, points?: boolean, series: [string, string, string?][]}} spec
+ * @param {() => {x: number[], columns: [string, string, (number|null)[], string?, string?][], changes: any[]}} source
+ */
+export function createChart(host, spec, source) {
+  const box = h("figure", { class: "chart", testid: spec.testid || `chart-${spec.id}` },
+    h("figcaption", {}, spec.title));
+  host.append(box);
+  let plot = null;
+  let keys = "";
+  let lastWidth = 0;
+
+  function build(data) {
+    if (plot) plot.destroy();
+    keys = data.columns.map((c) => c[0]).join(",");
+    const usesY2 = data.columns.some((c) => c[3] === "y2");
+    const width = Math.max(240, box.clientWidth - 4);
+    lastWidth = width;
+    plot = new uPlot({
+      width, height: 170,
+      scales: { x: { time: false } },
+      legend: { live: false },
+      cursor: { drag: { x: true, y: false } },
+      axes: [
+        { label: "step", labelSize: 18, size: 36, font: "11px system-ui", labelFont: "11px system-ui" },
+        { size: 52, font: "11px system-ui" },
+        ...(usesY2 ? [{ scale: "y2", side: 1, size: 44, grid: { show: false }, font: "11px system-ui" }] : []),
+      ],
+      series: [{ label: "step" }, ...data.columns.map((c, i) => ({
+        label: c[1], stroke: c[4] || PALETTE[i % PALETTE.length], width: 1.5, scale: c[3] || "y", spanGaps: true,
+        points: { show: !!spec.points, size: 5 }, // sparse series (quality, every eval_every steps) need dots
+      }))],
+      plugins: [markerPlugin(() => source().changes)],
+    }, [data.x, ...data.columns.map((c) => c[2])], box);
+  }
+
+  /** Redraw with the newest data; rebuilds only when the set of series changes or the box was resized. */
+  function update() {
+    const data = source();
+    box.hidden = !data.columns.length;
+    if (!data.columns.length) return;
+    const width = Math.max(240, box.clientWidth - 4);
+    if (!plot || keys !== data.columns.map((c) => c[0]).join(",")) build(data);
+    else {
+      if (Math.abs(width - lastWidth) > 2) { plot.setSize({ width, height: 170 }); lastWidth = width; }
+      plot.setData([data.x, ...data.columns.map((c) => c[2])]);
+    }
+    box.dataset.points = String(data.x.length);
+    box.dataset.series = String(data.columns.length);
+  }
+
+  return { update, element: box, destroy: () => plot && plot.destroy() };
+}
+
+/** A chart's data from one run's store: the spec's series that the run reports. */
+export function storeSource(store, spec) {
+  return () => ({
+    x: store.steps,
+    columns: spec.series.filter(([key]) => store.has(key)).map(([key, label, scale]) => [key, label, store.columns.get(key), scale]),
+    changes: store.changes,
+  });
+}

@@ -1,0 +1,58 @@
+// Boots the page: loads the schema and presets, and shows the view the URL names — `?run=ID` (a run),
+// `?compare=A,B` (2–4 runs) or nothing (the start page) — so a link reopens the same view.
+import { api } from "./api.js";
+import { createCompareView } from "./compare.js";
+import { h } from "./dom.js";
+import { createHome } from "./home.js";
+import { createRunView } from "./runview.js";
+import "./perf.js";
+
+const app = document.getElementById("app");
+let current = null;
+let schema = null;
+let presets = null;
+
+/** The view state in the URL. */
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("run")) return { run: params.get("run") };
+  if (params.get("compare")) return { compare: params.get("compare").split(",").filter(Boolean) };
+  return {};
+}
+
+function urlOf(state) {
+  if (state.run) return `?run=${encodeURIComponent(state.run)}`;
+  if (state.compare) return `?compare=${state.compare.map(encodeURIComponent).join(",")}`;
+  return "/";
+}
+
+/** Open a view and record it in the address bar (back/forward work). */
+export function navigate(state) {
+  history.pushState(state, "", urlOf(state));
+  show(state);
+}
+
+function show(state) {
+  if (current) current.destroy();
+  if (state.run) current = createRunView({ runId: state.run, schema, navigate });
+  else if (state.compare) current = createCompareView({ runIds: state.compare, navigate });
+  else current = createHome({ schema, presets, navigate });
+  app.replaceChildren(current.element);
+  window.scrollTo(0, 0);
+}
+
+async function boot() {
+  try {
+    [schema, presets] = await Promise.all([api("/api/schema"), api("/api/presets")]);
+  } catch (err) {
+    app.replaceChildren(h("p", { class: "error" }, `Could not reach the server: ${err.message}. Reload to retry.`));
+    return;
+  }
+  for (const link of document.querySelectorAll("[data-nav=home]")) {
+    link.addEventListener("click", (e) => { e.preventDefault(); navigate({}); });
+  }
+  window.addEventListener("popstate", () => show(readUrl()));
+  show(readUrl());
+}
+
+boot();

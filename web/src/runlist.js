@@ -1,0 +1,61 @@
+// The run list: every run with its lineage (children indented under their parent), status, step and last
+// metrics; tick 2–4 runs to compare them.
+import { api } from "./api.js";
+import { h, shortId } from "./dom.js";
+import { show } from "./schema.js";
+
+const SHOWN = ["d_loss", "g_loss", "modes_covered", "hq_fraction", "fd", "class_coverage"];
+
+/** @param {(state: any) => void} navigate */
+export function createRunList(navigate) {
+  const list = h("ul", { class: "run-list", testid: "run-list" });
+  const compare = h("button", { type: "button", testid: "compare-selected", disabled: true }, "Compare selected");
+  const hint = h("span", { class: "muted small" }, "tick 2–4 runs");
+  const selected = new Set();
+  let timer = 0;
+  let stopped = false;
+
+  compare.addEventListener("click", () => navigate({ compare: [...selected] }));
+  const syncButton = () => {
+    compare.disabled = selected.size < 2 || selected.size > 4;
+    hint.textContent = `${selected.size} selected · tick 2–4 runs`;
+  };
+
+  function item(run, children) {
+    const box = h("input", { type: "checkbox", "aria-label": `select ${shortId(run.id)}`, checked: selected.has(run.id),
+      onchange: (e) => { if (e.target.checked) selected.add(run.id); else selected.delete(run.id); syncButton(); } });
+    const m = run.last_metrics || {};
+    const metrics = SHOWN.filter((k) => typeof m[k] === "number").map((k) => `${k} ${show(m[k])}`).join(" · ");
+    return h("li", { "data-run-id": run.id },
+      h("div", { class: "run-item" }, box,
+        h("a", { href: `?run=${run.id}`, onclick: (e) => { e.preventDefault(); navigate({ run: run.id }); } },
+          run.preset || "custom", " ", h("code", {}, shortId(run.id))),
+        h("span", { class: "status", "data-status": run.status }, run.status),
+        h("span", { class: "muted small" }, `step ${run.step}`),
+        run.parent_id ? h("span", { class: "muted small" }, `← ${shortId(run.parent_id)} @ ${run.parent_step}`) : null,
+        h("span", { class: "metrics small" }, metrics)),
+      children.length ? h("ul", {}, children) : null);
+  }
+
+  async function refresh() {
+    try {
+      const runs = await api("/api/runs");
+      const byParent = new Map();
+      const ids = new Set(runs.map((r) => r.id));
+      for (const r of runs) {
+        const parent = r.parent_id && ids.has(r.parent_id) ? r.parent_id : "";
+        if (!byParent.has(parent)) byParent.set(parent, []);
+        byParent.get(parent).push(r);
+      }
+      const tree = (parent) => (byParent.get(parent) || []).map((r) => item(r, tree(r.id)));
+      list.replaceChildren(...(runs.length ? tree("") : [h("li", { class: "muted" }, "No runs yet.")]));
+    } catch (err) {
+      list.replaceChildren(h("li", { class: "error" }, `Could not load runs: ${err.message}`));
+    }
+    if (!stopped) timer = setTimeout(refresh, 3000);
+  }
+  refresh();
+  syncButton();
+  const element = h("section", { class: "runs" }, h("h2", {}, "Runs"), h("div", { class: "row" }, compare, hint), list);
+  return { element, destroy() { stopped = true; clearTimeout(timer); } };
+}

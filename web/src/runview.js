@@ -1,0 +1,221 @@
+// The live run view: status and controls on top, the field view (2D) or sample grid (images) beside the charts,
+// live controls, alerts, samples, and "fork here". State comes from the run's stream: a snapshot first, then
+// live events, applied to plain state by the handlers and drawn once per animation frame.
+import { api, ApiError } from "./api.js";
+import { createAlertBanner } from "./alerts.js";
+import { CHARTS, createChart, storeSource } from "./charts.js";
+import { createControls } from "./controls.js";
+import { h, shortId } from "./dom.js";
+import { createFieldView } from "./field.js";
+import { createConfigForm } from "./form.js";
+import { createImagePanel } from "./images.js";
+import { frameScheduler, timeHandler } from "./perf.js";
+import { createSamplesPanel } from "./samples.js";
+import { MetricStore } from "./store.js";
+import { openStream } from "./stream.js";
+import { configDiff } from "./diff.js";
+
+const LIVE = new Set(["queued", "starting", "running", "paused"]);
+
+/**
+ * @param {{runId: string, schema: any, navigate: (state: any) => void}} opts
+ */
+export function createRunView({ runId, schema, navigate }) {
+  const store = new MetricStore();
+  /** @type {any} */
+  let run = null;
+  let alerts = [];
+  let field = null, fieldDirty = false;
+  let imageMode = false;
+  const waiters = [];
+  let patchSeq = 0;
+
+  // ------------------------------------------------------------------ parts
+  const status = h("span", { class: "status", testid: "run-status" }, "connecting");
+  const step = h("span", { class: "step muted" });
+  const connection = h("span", { class: "connection muted small", testid: "connection" });
+  const title = h("h1", { class: "run-title" }, `Run ${shortId(runId)}`);
+  const lineage = h("div", { class: "lineage small" });
+  const pause = h("button", { type: "button", testid: "pause-run", onclick: () => control("pause") }, "Pause");
+  const resume = h("button", { type: "button", testid: "resume-run", onclick: () => control("resume") }, "Resume");
+  const stop = h("button", { type: "button", testid: "stop-run", onclick: () => control("stop") }, "Stop");
+  const forkButton = h("button", { type: "button", class: "primary", testid: "fork-run", onclick: () => toggleFork() },
+    "Fork here…");
+  const message = h("div", { class: "error", role: "alert", testid: "run-error" });
+  const banner = createAlertBanner((patch) => sendPatch(patch));
+  const fieldView = createFieldView();
+  fieldView.element.hidden = true;
+  const imagePanel = createImagePanel(runId);
+  imagePanel.element.hidden = true;
+  const samples = createSamplesPanel(runId);
+  const controls = createControls(schema, (path, value) => sendPatch(nest(path, value)));
+  const chartsBox = h("div", { class: "charts" });
+  const charts = CHARTS.map((spec) => createChart(chartsBox, spec, storeSource(store, spec)));
+  const forkBox = h("section", { class: "fork-box", hidden: true, testid: "fork-panel" });
+  const stream = openStream(runId, { onEvent: timeHandler(onEvent), onState });
+
+  const element = h("div", { class: "run-view" },
+    h("div", { class: "run-head" },
+      h("div", { class: "run-id" }, title, h("div", { class: "row wrap" }, status, step, connection), lineage),
+      h("div", { class: "run-actions" }, pause, resume, stop, forkButton)),
+    message, banner.element, forkBox,
+    h("div", { class: "run-body" },
+      h("div", { class: "visual" }, fieldView.element, imagePanel.element, samples.element),
+      chartsBox,
+      controls.element));
+
+  const schedule = frameScheduler(render);
+  const resize = new ResizeObserver(() => schedule());
+  resize.observe(chartsBox);
+
+  // ------------------------------------------------------------------ events
+  function onState(state, detail) {
+    connection.textContent = state === "open" ? "live" : state === "gone" ? `gone: ${detail}` : state === "retrying" ? detail : "connecting…";
+    connection.dataset.state = state;
+  }
+
+  function onEvent(e) {
+    switch (e.type) {
+      case "snapshot":
+        run = e.run;
+        alerts = run.alerts.slice();
+        store.load(e.metrics, run.changes);
+        for (const frame of e.frames) onEvent(frame);
+        break;
+      case "metrics":
+        store.append(e.rows);
+        if (run) run.step = e.rows[e.rows.length - 1].step;
+        break;
+      case "field": field = e; fieldDirty = true; break;
+      case "samples":
+        if (e.png) { imageMode = true; imagePanel.frame(e); } else { field = e; fieldDirty = true; }
+        break;
+      case "status":
+        if (run) { run.status = e.status; if (e.step != null) run.step = e.step; run.reason = e.reason ?? run.reason; }
+        break;
+      case "config":
+        store.addChange(e.step, e.changes);
+        if (run) { run.config = e.config; run.changes.push({ step: e.step, changes: e.changes }); }
+        break;
+      case "checkpoint": if (run) run.checkpoint_step = e.step; break;
+      case "alert": alerts.push({ step: e.step, kind: e.kind, message: e.message }); break;
+      case "patch_rejected": case "error": controls.showErrors(e.errors || []); break;
+      default: break;
+    }
+    for (const w of waiters.slice()) if (w.test(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+    schedule();
+  }
+
+  function render() {
+    if (!run) return;
+    status.textContent = run.status;
+    status.dataset.status = run.status;
+    step.textContent = `step ${run.step} of ${run.config.steps}`;
+    title.textContent = `${run.preset || "custom run"} · ${shortId(run.id)}`;
+    const live = LIVE.has(run.status);
+    pause.disabled = run.status !== "running";
+    resume.disabled = !(run.status === "paused" || run.status === "interrupted");
+    stop.disabled = !live;
+    controls.setEnabled(run.status === "running" || run.status === "paused");
+    controls.setConfig(run.config);
+    message.textContent = run.reason && ["failed", "diverged"].includes(run.status) ? run.reason : "";
+    banner.show(alerts, run.config, live);
+    samples.update(run.checkpoint_step, run.config.model.conditional);
+    renderLineage();
+    for (const chart of charts) chart.update();
+    if (field && fieldDirty) { fieldView.element.hidden = false; fieldView.draw(field); fieldDirty = false; }
+    imagePanel.element.hidden = !imageMode;
+  }
+
+  let lineageKey = "";
+  function renderLineage() {
+    const key = `${run.parent_id}`;
+    if (key === lineageKey) return;
+    lineageKey = key;
+    lineage.replaceChildren(run.parent_id ? h("span", {}, "forked from ",
+      h("a", { href: `?run=${run.parent_id}`, onclick: (ev) => { ev.preventDefault(); navigate({ run: run.parent_id }); } },
+        shortId(run.parent_id)), ` at step ${run.parent_step} · `,
+      h("button", { type: "button", class: "link", testid: "compare-parent",
+        onclick: () => navigate({ compare: [run.parent_id, run.id] }) }, "compare with parent")) : "");
+  }
+
+  // ------------------------------------------------------------------ actions
+  function nest(path, value) {
+    const out = {};
+    let node = out;
+    const parts = path.split(".");
+    parts.slice(0, -1).forEach((p) => { node = node[p] = {}; });
+    node[parts[parts.length - 1]] = value;
+    return out;
+  }
+
+  function sendPatch(patch) {
+    stream.send({ type: "patch", patch, id: `p${++patchSeq}` });
+  }
+
+  async function control(action) {
+    message.textContent = "";
+    try {
+      run = { ...run, ...(await api(`/api/runs/${runId}/${action}`, { method: "POST" })) };
+      schedule();
+    } catch (err) {
+      message.textContent = err.message;
+    }
+  }
+
+  function waitFor(test, ms = 30000) {
+    return new Promise((resolve, reject) => {
+      const w = { test, resolve };
+      waiters.push(w);
+      setTimeout(() => { const i = waiters.indexOf(w); if (i >= 0) { waiters.splice(i, 1); reject(new Error("timed out")); } }, ms);
+    });
+  }
+
+  function toggleFork() {
+    if (!forkBox.hidden) { forkBox.hidden = true; return; }
+    const form = createConfigForm(schema, { uploads: () => api("/api/datasets") });
+    form.setConfig(run.config);
+    const go = h("button", { type: "submit", class: "primary", testid: "fork-start" }, "Start the fork");
+    const note = h("span", { class: "error", role: "alert" });
+    const el = h("form", { novalidate: true, onsubmit: async (ev) => {
+      ev.preventDefault();
+      const { config, errors } = form.read();
+      if (errors.length) { errors[0].input.focus(); return; }
+      go.disabled = true;
+      try {
+        const child = await forkHere(configDiff(run.config, config));
+        navigate({ run: child.id });
+      } catch (err) {
+        if (err instanceof ApiError) note.textContent = form.showErrors(err.errors).map((e) => `${e.field}: ${e.reason}`).join("; ");
+        else note.textContent = err.message;
+        go.disabled = false;
+      }
+    } },
+    h("h2", {}, "Fork here"),
+    h("p", { class: "muted small" }, "A new run starts from this run's weights at the current step, with the settings below. Change any of them — even those that are not live — then start it."),
+    form.element, h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => { forkBox.hidden = true; } }, "Cancel"), note));
+    forkBox.replaceChildren(el);
+    forkBox.hidden = false;
+    forkBox.scrollIntoView({ block: "start" });
+  }
+
+  /** Fork at the current step: a running run pauses (which writes its checkpoint), forks, then resumes. */
+  async function forkHere(overrides) {
+    const wasRunning = run.status === "running";
+    if (wasRunning) {
+      const paused = waitFor((e) => e.type === "status" && e.status === "paused");
+      await api(`/api/runs/${runId}/pause`, { method: "POST" });
+      await paused;
+    }
+    try {
+      return await api(`/api/runs/${runId}/fork`, { method: "POST", json: { overrides } });
+    } finally {
+      if (wasRunning) await api(`/api/runs/${runId}/resume`, { method: "POST" }).catch(() => {});
+    }
+  }
+
+  return {
+    element,
+    destroy() { stream.close(); resize.disconnect(); charts.forEach((c) => c.destroy()); },
+  };
+}

@@ -1,0 +1,158 @@
+// Reads GET /api/schema (pydantic's JSON schema of RunConfig) into flat field descriptors, and validates a value
+// against a descriptor's limits. Every form and control on the page is generated from these, so a new config
+// field shows up without a page change.
+
+/**
+ * @typedef {{
+ *   path: string, key: string, title: string, description: string, live: boolean, default: unknown,
+ *   type: "integer"|"number"|"boolean"|"string"|"enum"|"pair"|"list", nullable: boolean, enum?: string[],
+ *   minimum?: number, maximum?: number, exclusiveMinimum?: number, exclusiveMaximum?: number,
+ *   minLength?: number, maxLength?: number, pattern?: string, section: string
+ * }} Field
+ */
+
+/** Resolve a {$ref: "#/$defs/X"} against the root schema. */
+export function deref(root, node) {
+  if (node && node.$ref) return root.$defs[node.$ref.split("/").pop()];
+  return node;
+}
+
+/** One descriptor from a leaf property schema. */
+function leaf(root, prop, path) {
+  let node = prop;
+  let nullable = false;
+  if (prop.anyOf) {
+    const kinds = prop.anyOf.filter((a) => a.type !== "null");
+    nullable = kinds.length < prop.anyOf.length;
+    node = { ...kinds[0], ...prop, anyOf: undefined };
+  }
+  let type = node.type;
+  if (node.enum) type = "enum";
+  else if (type === "array" && node.prefixItems && node.prefixItems.length === 2) type = "pair";
+  else if (type === "array") type = "list";
+  const parts = path.split(".");
+  return {
+    path, key: parts[parts.length - 1], section: parts.length > 1 ? parts[0] : "run",
+    title: node.title || parts[parts.length - 1], description: node.description || "", live: !!node.live,
+    default: node.default, type, nullable, enum: node.enum,
+    minimum: node.minimum, maximum: node.maximum, exclusiveMinimum: node.exclusiveMinimum,
+    exclusiveMaximum: node.exclusiveMaximum, minLength: node.minLength, maxLength: node.maxLength,
+    pattern: node.pattern,
+  };
+}
+
+/** Every leaf field of an object schema, depth first, as dotted paths. The dataset union is left out here
+ * (see datasetVariants): its fields depend on the chosen kind. */
+export function fields(root, node = root, prefix = "") {
+  /** @type {Field[]} */
+  const out = [];
+  const object = deref(root, node);
+  for (const [name, prop] of Object.entries(object.properties || {})) {
+    const path = prefix ? `${prefix}.${name}` : name;
+    if (prop.discriminator || prop.oneOf) continue;
+    const target = deref(root, prop);
+    if (target && target.type === "object" && target.properties) out.push(...fields(root, target, path));
+    else out.push(leaf(root, prop, path));
+  }
+  return out;
+}
+
+/** The dataset kinds of the discriminated union: kind → its fields (without `kind`) and description. */
+export function datasetVariants(root) {
+  const union = root.properties.dataset;
+  /** @type {Record<string, {description: string, fields: Field[]}>} */
+  const out = {};
+  for (const [kind, ref] of Object.entries(union.discriminator.mapping)) {
+    const node = deref(root, { $ref: ref });
+    out[kind] = {
+      description: node.properties.kind.description || kind,
+      fields: fields(root, node, "dataset").filter((f) => f.key !== "kind"),
+    };
+  }
+  return out;
+}
+
+/** The default dataset kind (the schema's default is the ring). */
+export const DEFAULT_KIND = "ring";
+
+/** The test id and control name of a live field: the path without its section (train, tricks, stream), dots
+ * as "-": tricks.unroll_steps → unroll_steps, tricks.instance_noise.std → instance_noise-std, steps → steps. */
+export function controlName(path) {
+  const parts = path.split(".");
+  if (parts.length > 1 && ["train", "tricks", "stream"].includes(parts[0])) parts.shift();
+  return parts.join("-");
+}
+
+function limitText(f) {
+  const lo = f.minimum ?? f.exclusiveMinimum;
+  const hi = f.maximum ?? f.exclusiveMaximum;
+  if (lo === undefined && hi === undefined) return "";
+  const left = lo === undefined ? "" : `${f.exclusiveMinimum !== undefined ? ">" : "≥"} ${lo}`;
+  const right = hi === undefined ? "" : `${f.exclusiveMaximum !== undefined ? "<" : "≤"} ${hi}`;
+  return [left, right].filter(Boolean).join(", ");
+}
+
+/** Human-readable limits of a field, shown beside it. */
+export function limits(f) {
+  if (f.type === "enum") return "";
+  if (f.type === "string") return f.pattern ? `matches ${f.pattern}` : "";
+  return limitText(f);
+}
+
+/** Parse raw input text into a value, or return {error}. Empty text is null for nullable fields. */
+export function parse(f, raw) {
+  if (f.type === "boolean") return { value: !!raw };
+  const text = typeof raw === "string" ? raw.trim() : raw;
+  if (text === "" || text === null || text === undefined) {
+    if (f.nullable) return { value: null };
+    return { error: "required" };
+  }
+  if (f.type === "integer" || f.type === "number") {
+    const n = Number(text);
+    if (!Number.isFinite(n)) return { error: "must be a number" };
+    if (f.type === "integer" && !Number.isInteger(n)) return { error: "must be a whole number" };
+    const error = checkNumber(f, n);
+    return error ? { error } : { value: n };
+  }
+  if (f.type === "pair") {
+    const parts = String(text).split(",").map((s) => Number(s.trim()));
+    if (parts.length !== 2 || parts.some((n) => !Number.isFinite(n))) return { error: "two numbers: a, b" };
+    return { value: parts };
+  }
+  if (f.type === "enum") {
+    return f.enum.includes(text) ? { value: text } : { error: `one of ${f.enum.join(", ")}` };
+  }
+  const s = String(text);
+  if (f.minLength !== undefined && s.length < f.minLength) return { error: `at least ${f.minLength} characters` };
+  if (f.maxLength !== undefined && s.length > f.maxLength) return { error: `at most ${f.maxLength} characters` };
+  if (f.pattern && !new RegExp(f.pattern).test(s)) return { error: `must match ${f.pattern}` };
+  return { value: s };
+}
+
+function checkNumber(f, n) {
+  if (f.minimum !== undefined && n < f.minimum) return `must be at least ${f.minimum}`;
+  if (f.maximum !== undefined && n > f.maximum) return `must be at most ${f.maximum}`;
+  if (f.exclusiveMinimum !== undefined && n <= f.exclusiveMinimum) return `must be more than ${f.exclusiveMinimum}`;
+  if (f.exclusiveMaximum !== undefined && n >= f.exclusiveMaximum) return `must be less than ${f.exclusiveMaximum}`;
+  return null;
+}
+
+/** Read a dotted path out of a nested object. */
+export function getPath(obj, path) {
+  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+/** Set a dotted path in a nested object, creating parents. */
+export function setPath(obj, path, value) {
+  const parts = path.split(".");
+  let node = obj;
+  for (const part of parts.slice(0, -1)) node = node[part] ??= {};
+  node[parts[parts.length - 1]] = value;
+}
+
+/** Short text for a value in labels and markers. */
+export function show(value) {
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(+value.toPrecision(3));
+  if (Array.isArray(value)) return value.map(show).join(", ");
+  return String(value);
+}

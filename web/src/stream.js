@@ -1,0 +1,52 @@
+// A run's websocket that comes back by itself: after a network blip or a server restart it reconnects with
+// exponential backoff (0.5 s doubling to 8 s), and the server's fresh snapshot replaces the view's state.
+import { streamUrl } from "./api.js";
+
+const CLOSE_UNKNOWN_RUN = 4404;
+
+/**
+ * @param {string} runId
+ * @param {{onEvent: (e: any) => void, onState: (state: "connecting"|"open"|"retrying"|"gone", detail?: string) => void}} handlers
+ */
+export function openStream(runId, { onEvent, onState }) {
+  let ws = null;
+  let delay = 500;
+  let timer = 0;
+  let closed = false;
+  const outbox = [];
+
+  function connect() {
+    onState("connecting");
+    ws = new WebSocket(streamUrl(runId));
+    ws.onopen = () => {
+      delay = 500;
+      onState("open");
+      while (outbox.length) ws.send(outbox.shift());
+    };
+    ws.onmessage = (message) => onEvent(JSON.parse(message.data));
+    ws.onclose = (event) => {
+      if (closed) return;
+      if (event.code === CLOSE_UNKNOWN_RUN) { onState("gone", event.reason); return; }
+      onState("retrying", `reconnecting in ${(delay / 1000).toFixed(1)} s`);
+      timer = setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 8000);
+    };
+    ws.onerror = () => {}; // onclose follows and schedules the retry
+  }
+  connect();
+
+  return {
+    /** Send a command (patch, pause, resume, stop); queued while reconnecting. */
+    send(message) {
+      const text = JSON.stringify(message);
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(text);
+      else outbox.push(text);
+    },
+    isOpen: () => !!ws && ws.readyState === WebSocket.OPEN,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      if (ws) ws.close();
+    },
+  };
+}
