@@ -279,11 +279,15 @@ def _leaves(patch: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+def _set_path(tree: dict[str, Any], path: str, value: Any) -> bool:
+    """False when part of ``path`` is already a value, not a block (``{"steps.x": 1}``, ``{"a": 1, "a.b": 2}``)."""
     *parents, leaf = path.split(".")
     for part in parents:
         tree = tree.setdefault(part, {})
+        if not isinstance(tree, dict):
+            return False
     tree[leaf] = value
+    return True
 
 
 def flatten_patch(patch: dict[str, Any]) -> dict[str, Any]:
@@ -316,7 +320,8 @@ def apply_patch(config: RunConfig, patch: dict[str, Any], *, live_only: bool = T
             reason = "not a live field; fork the run to change it" if known else "no such field"
             errors.append({"field": path, "reason": reason})
             continue
-        _set_path(data, path, value)
+        if not _set_path(data, path, value):
+            errors.append({"field": path, "reason": "a value, not a block of fields, is already set above it"})
     if errors:
         raise ConfigError(errors)
     return parse_config(data)

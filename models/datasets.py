@@ -393,6 +393,8 @@ def load_npz_file(file: Path | BinaryIO, source: str | None = None) -> Dataset:
             y = np.asarray(archive["y"]) if "y" in archive.files else None
         except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as e:  # object arrays, corrupt members
             raise DatasetError(f"{path}: cannot read its arrays: {e}") from None
+        except MemoryError:  # an .npy header may claim any shape, whatever the file holds: numpy allocates it first
+            raise DatasetError(f"{path}: an array's header claims more data than memory holds") from None
     return _npz_dataset(x, y, str(path))
 
 

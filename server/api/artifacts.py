@@ -15,11 +15,12 @@ from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
 from models.sampling import sample, samples_png
+from server.api.errors import ERRORS
 from server.api.runs import Jobs, require_run, run_detail
 from server.db import repository as repo
 from server.worker import checkpoint_path, snapshots_dir
 
-router = APIRouter(prefix="/api/runs", tags=["artifacts"])
+router = APIRouter(prefix="/api/runs", tags=["artifacts"], responses=ERRORS)
 PNG = {200: {"content": {"image/png": {}, "application/json": {}}, "description": "PNG grid or JSON samples"}}
 
 

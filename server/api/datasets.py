@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from server.api.errors import ERRORS
 from server.datasets_store import UploadError, list_uploads, save_upload
 
-router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+router = APIRouter(prefix="/api/datasets", tags=["datasets"], responses=ERRORS)
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a multipart body

@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field, model_validator
 
 from models.config import ConfigError, RunConfig, parse_config
 from models.presets import PresetError, preset_config
+from server.api.errors import ERRORS
 from server.db import repository as repo
 from server.jobs import InvalidStateError, JobManager, QuotaError, RunNotFoundError
 from server.security import client_id
 
-router = APIRouter(prefix="/api/runs", tags=["runs"])
+router = APIRouter(prefix="/api/runs", tags=["runs"], responses=ERRORS)
 
 
 def get_jobs(request: Request) -> JobManager:
@@ -171,7 +172,8 @@ def delete(run_id: str, jobs: Jobs) -> None:
 
 
 @router.get("/{run_id}/metrics")
-def metrics(run_id: str, jobs: Jobs, since: int | None = None,
+def metrics(run_id: str, jobs: Jobs,
+            since: Annotated[int | None, Query(ge=-1, le=2**31 - 1, description="exclusive; a step")] = None,
             names: Annotated[str | None, Query(description="comma-separated metric names")] = None,
             max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None) -> Metrics:
     with jobs.sessions() as session:

@@ -1,0 +1,34 @@
+"""The error bodies every API route may answer with, declared once so the OpenAPI schema tells clients the truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """``detail`` is a sentence (400, 404, 409, 429, 503) or a list naming each field and the reason (401, 413,
+    415, 422; a request FastAPI itself refuses lists pydantic's ``loc``/``msg``/``type`` entries instead)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The body is not valid JSON"),
+    401: _error("Missing or wrong token (when the server has one)"),
+    404: _error("No such run (or action)"),
+    409: _error("Not valid in the run's current status, or its checkpoint is unreadable"),
+    422: _error("Invalid request: each field and the reason"),
+    429: _error("Over the per-client run quota"),
+    503: _error("The database is unavailable or busy; retry"),
+}
