@@ -125,6 +125,7 @@ class Trainer:
         self.noise_set_at = 0  # the step at which instance noise was last set: its annealing starts there
         self.change_log: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []
+        self._pending_result: RunConfig | None = None  # the config after every pending patch
         self._seconds_per_step: float | None = None
         self._judge: Any = None
         self.meta = data_meta(self.data)
@@ -151,13 +152,12 @@ class Trainer:
         """Validate a live patch now (raises ConfigError); it takes effect at the start of the next step."""
         new = apply_patch(self._pending_config(), patch)
         self._pending.append(flatten_patch(patch))
+        self._pending_result = new
         return new
 
     def _pending_config(self) -> RunConfig:
-        config = self.config
-        for p in self._pending:
-            config = apply_patch(config, p)
-        return config
+        """Kept, not replayed: a flood of patches within one step costs linear time, not quadratic."""
+        return self._pending_result if self._pending and self._pending_result is not None else self.config
 
     def _apply_pending(self) -> dict[str, Any] | None:
         if not self._pending:

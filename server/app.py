@@ -16,6 +16,7 @@ from server.db.migrate import upgrade
 from server.executor import LocalExecutor
 from server.hub import Hub
 from server.jobs import JobManager
+from server.limits import UploadLimitMiddleware
 from server.samples import GeneratorCache
 from server.security import TokenMiddleware
 from server.settings import Settings, get_settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="ganplay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.add_middleware(TokenMiddleware)
+    app.add_middleware(UploadLimitMiddleware)  # outermost: counts the bytes as they arrive
     app.include_router(meta.router)
     app.include_router(artifacts.router)
     app.include_router(datasets.router)
