@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import numpy as np
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, WebSocketRoute, expect
 
+from tests.server.upload_files import npz_bytes
 from tests.web.conftest import create_run, record, run_id_of, screenshot
 
 pytestmark = pytest.mark.browser
@@ -39,13 +41,15 @@ def test_a_new_user_starts_ring_vanilla_and_watches_the_charts_and_field_grow(pa
     wait_for_growth(page, "field-view", "frames", 0)
     points, frames = chart.evaluate(POINTS), field.evaluate(FRAMES)
     step = int(field.get_attribute("data-step"))
+    expect(page.get_by_test_id("alert")).to_contain_text("Mode collapse")  # ring-vanilla collapses within seconds
+    expect(page.get_by_test_id("alert-try")).to_have_text("Try: unroll D 5 steps")
     wait_for_growth(page, "loss-chart", "points", points + 50)
     wait_for_growth(page, "field-view", "frames", frames + 1)
     assert int(field.get_attribute("data-step")) > step
 
     # Frame handling while the run streams at its default rate: handlers + the rAF render, per frame.
     page.evaluate("window.ganplayPerf.reset()")
-    page.wait_for_function("window.ganplayPerf.frames >= 60")
+    page.wait_for_function("window.ganplayPerf.frames >= 150")
     perf = page.evaluate("({avg: ganplayPerf.avgFrameMs, max: ganplayPerf.maxFrameMs, frames: ganplayPerf.frames,"
                          " messages: ganplayPerf.messages})")
     record("ring_vanilla_frame_handling_ms", perf)
@@ -71,8 +75,19 @@ def test_unroll_steps_set_live_shows_a_labelled_marker_and_enters_the_change_log
     assert {"step": step, "changes": {"tricks.unroll_steps": 5}} in changes
     expect(control).to_have_value("5")
 
+    wait_for_growth(page, "loss-chart", "points", int(page.get_by_test_id("loss-chart").evaluate(POINTS)) + 20)
+    screenshot(page, "run-2d-unrolled")
+
     page.reload()  # history comes back from the snapshot, marker included
     expect(page.get_by_test_id("loss-chart").get_by_test_id("marker")).to_contain_text("unroll_steps=5")
+    status = page.get_by_test_id("run-status")
+    page.get_by_test_id("pause-run").click()
+    expect(status).to_have_text("paused")
+    page.get_by_test_id("resume-run").click()
+    expect(status).to_have_text("running")
+    page.get_by_test_id("stop-run").click()
+    expect(status).to_have_text("stopped")
+    expect(page.get_by_test_id("trick-unroll_steps")).to_be_disabled()
 
 
 def test_fork_opens_the_child_and_the_compare_view_shows_parent_and_child(
@@ -107,6 +122,7 @@ def test_fork_opens_the_child_and_the_compare_view_shows_parent_and_child(
     }""")  # one line per run, overlaid
     page.wait_for_function("""() => [0, 1].every(i => Number(document.querySelector(
         `[data-testid="compare-field-${i}"]`).dataset.frames || 0) > 0)""")  # samples side by side
+    screenshot(page, "compare")
 
     page.goto("/")  # the run list shows the lineage: the child nested under its parent
     expect(page.locator(f'li[data-run-id="{parent}"] li[data-run-id="{child}"]')).to_be_visible()
@@ -186,3 +202,73 @@ def test_a_bad_value_gets_an_inline_message_and_no_request_goes_out(page: Page):
     expect(page.get_by_test_id("field-steps")).to_be_focused()
     assert [r for r in requests if r.method != "GET"] == []
     assert not [r for r in requests if "/api/" in r.url]
+
+
+def test_the_stream_reconnects_by_itself_after_a_blip_and_while_the_server_is_away(
+        page: Page, server: str, stop_runs: list[str]):
+    run_id = create_run(server, "ring-vanilla", steps=100_000)
+    stop_runs.append(run_id)
+    connections: list[WebSocketRoute] = []
+    refused = {"left": 0}
+
+    def relay(ws: WebSocketRoute) -> None:
+        """Pass the page's websocket through to the real server, or refuse it as a server that is down would."""
+        if refused["left"] > 0:
+            refused["left"] -= 1
+            ws.close(code=1011, reason="server away")
+            return
+        ws.connect_to_server()
+        connections.append(ws)
+
+    page.route_web_socket(re.compile(r"/api/runs/[0-9a-f]+/stream"), relay)
+    page.goto(f"/?run={run_id}")
+    connection = page.get_by_test_id("connection")
+    expect(connection).to_have_attribute("data-state", "open")
+    wait_for_growth(page, "loss-chart", "points", 20)
+    refused["left"] = 2  # the next two attempts fail, as while a server restarts
+    connections[-1].close(code=1012, reason="service restart")
+    expect(connection).to_have_attribute("data-state", "retrying")
+    expect(connection).to_have_attribute("data-state", "open", timeout=30_000)
+    assert len(connections) == 2 and refused["left"] == 0
+    points = page.get_by_test_id("loss-chart").evaluate(POINTS)
+    wait_for_growth(page, "loss-chart", "points", points + 20)  # live again, on a fresh snapshot
+
+
+def test_a_field_added_to_the_schema_appears_in_the_form_and_the_live_controls(
+        page: Page, server: str, stop_runs: list[str]):
+    schema = httpx.get(f"{server}/api/schema").json()
+    schema["$defs"]["TricksConfig"]["properties"]["spectral_norm"] = {
+        "default": 0.25, "description": "A trick the page has never heard of.", "live": True,
+        "minimum": 0, "maximum": 1, "title": "Spectral Norm", "type": "number"}
+    page.route("**/api/schema", lambda route: route.fulfill(json=schema))
+    page.goto("/")
+    page.get_by_test_id("settings").locator("summary").click()
+    field = page.get_by_test_id("field-tricks.spectral_norm")
+    expect(field).to_have_value("0.25")
+    expect(page.locator('[data-path="tricks.spectral_norm"]')).to_contain_text("A trick the page has never heard of.")
+    field.fill("3")
+    expect(page.get_by_test_id("error-tricks.spectral_norm")).to_have_text("must be at most 1")
+
+    run_id = create_run(server, "ring-vanilla", steps=50)
+    stop_runs.append(run_id)
+    page.goto(f"/?run={run_id}")
+    expect(page.get_by_test_id("trick-spectral_norm")).to_be_attached()
+
+
+def test_an_uploaded_npz_file_becomes_the_runs_dataset(page: Page, server: str, stop_runs: list[str]):
+    points = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
+    page.goto("/")
+    page.get_by_test_id("settings").locator("summary").click()
+    page.get_by_test_id("field-dataset.kind").select_option("upload")
+    page.get_by_test_id("upload-source").select_option("file")
+    page.get_by_test_id("upload-file").set_input_files(
+        {"name": "blob.npz", "mimeType": "application/octet-stream", "buffer": npz_bytes(x=points)})
+    page.get_by_test_id("field-steps").fill("50")
+    page.get_by_test_id("start-run").click()
+    page.wait_for_url(re.compile(r"\?run=[0-9a-f]{32}$"))
+    run_id = run_id_of(page)
+    stop_runs.append(run_id)
+    dataset = httpx.get(f"{server}/api/runs/{run_id}").json()["config"]["dataset"]
+    upload = next(d for d in httpx.get(f"{server}/api/datasets").json() if d["id"] == dataset["id"])
+    assert dataset["kind"] == "upload" and upload["format"] == "npz" and upload["n"] == 300
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")

@@ -23,20 +23,28 @@ export function suggestion(kind, config) {
   return null; // divergence ends the run: fork it with a lower learning rate instead
 }
 
+/** True when every leaf of a nested patch already has that value in the config. */
+function applied(patch, config) {
+  return Object.entries(patch).every(([key, value]) => (value && typeof value === "object"
+    ? applied(value, (config || {})[key]) : (config || {})[key] === value));
+}
+
 /** @param {(patch: any) => void} applyPatch */
 export function createAlertBanner(applyPatch) {
   const element = h("div", { class: "alert", role: "alert", testid: "alert", hidden: true });
   let dismissed = -1;
-  let shownStep = -1;
+  let shownStep = "";
   return {
     element,
     /** Show the newest alert (unless the user dismissed it). */
     show(alerts, config, live) {
       const latest = alerts[alerts.length - 1];
       if (!latest || latest.step <= dismissed) { element.hidden = true; return; }
-      if (latest.step === shownStep && !element.hidden) return;
-      shownStep = latest.step;
-      const tip = live ? suggestion(latest.kind, config) : null;
+      const key = `${latest.step}:${JSON.stringify(config.tricks)}:${config.train.loss}`;
+      if (key === shownStep && !element.hidden) return;
+      shownStep = key;
+      let tip = live ? suggestion(latest.kind, config) : null;
+      if (tip && applied(tip[1], config)) tip = null; // already in effect: nothing to offer
       element.dataset.kind = latest.kind;
       element.replaceChildren(
         h("strong", {}, `${TITLES[latest.kind] || latest.kind} (step ${latest.step})`),

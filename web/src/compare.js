@@ -16,7 +16,7 @@ const THROTTLE_MS = 250;
 /** @param {{runIds: string[], navigate: (state: any) => void}} opts */
 export function createCompareView({ runIds, navigate }) {
   const runs = runIds.map((id, i) => ({ id, i, store: new MetricStore(), run: null, frame: null, dirty: false,
-    field: createFieldView({ testid: `compare-field-${i}`, size: 260 }),
+    field: createFieldView({ testid: `compare-field-${i}`, size: 320 }),
     img: h("img", { class: "sample-grid small", alt: "samples", hidden: true }),
     head: h("div", { class: "compare-head" }) }));
   const chartsBox = h("div", { class: "charts compare-charts" });
@@ -56,12 +56,13 @@ export function createCompareView({ runIds, navigate }) {
     for (const r of runs) {
       if (r.run) {
         const m = r.run;
-        r.head.replaceChildren(
+        r.head.replaceChildren(...[
           h("a", { href: `?run=${r.id}`, onclick: (e) => { e.preventDefault(); navigate({ run: r.id }); } },
             h("span", { class: "swatch" }), `${m.preset || "custom"} · ${shortId(r.id)}`),
           h("span", { class: "status", "data-status": m.status }, m.status),
           h("div", { class: "muted small" }, `step ${m.step}`, m.parent_id ? ` · forked from ${shortId(m.parent_id)} @ ${m.parent_step}` : ""),
-          r.store.changes.length ? h("div", { class: "small" }, "changes: ", r.store.changes.map((c) => `${c.step}: ${changeLabel(c.changes)}`).join("; ")) : null);
+          r.store.changes.length ? h("div", { class: "small" }, "changes: ", r.store.changes.map((c) => `${c.step}: ${changeLabel(c.changes)}`).join("; ")) : null,
+        ].filter(Boolean));
       }
       if (r.dirty && r.frame) {
         r.dirty = false;

@@ -75,11 +75,12 @@ export function createControls(schema, onPatch) {
 
   return {
     element,
-    /** Show the run's current config; a control the user is editing keeps its text. */
+    /** Show the run's current (applied) config; a control the user is editing keeps its text. */
     setConfig(config) {
       for (const [path, c] of byPath) {
         if (document.activeElement === c.input && c.input.type === "text") continue;
-        c.write(getPath(config, path));
+        const value = getPath(config, path);
+        c.write(value === undefined ? c.f.default : value); // a field newer than the run's config: its default
         c.row.classList.remove("pending");
       }
     },

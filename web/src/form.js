@@ -121,10 +121,11 @@ export function createConfigForm(schema, deps) {
 
   /** Fill every field from a full config (a preset's or a run's). */
   function setConfig(config) {
-    for (const [path, r] of rows) { r.write(getPath(config, path)); r.showError(""); }
+    const value = (path, r) => { const v = getPath(config, path); return v === undefined ? r.field.default : v; };
+    for (const [path, r] of rows) { r.write(value(path, r)); r.showError(""); }
     kindSelect.value = config.dataset.kind;
     renderVariant(config.dataset.kind);
-    for (const [path, r] of variantRows) r.write(getPath(config, path));
+    for (const [path, r] of variantRows) r.write(value(path, r));
     if (config.dataset.kind === "upload") {
       preferredUpload = config.dataset.id;
       saved.replaceChildren(h("option", { value: config.dataset.id }, config.dataset.id));

@@ -27,6 +27,7 @@ export function createRunView({ runId, schema, navigate }) {
   let alerts = [];
   let field = null, fieldDirty = false;
   let imageMode = false;
+  let configDirty = false; // controls are rewritten only when the config changed, never mid-drag
   const waiters = [];
   let patchSeq = 0;
 
@@ -80,6 +81,7 @@ export function createRunView({ runId, schema, navigate }) {
         run = e.run;
         alerts = run.alerts.slice();
         store.load(e.metrics, run.changes);
+        configDirty = true;
         for (const frame of e.frames) onEvent(frame);
         break;
       case "metrics":
@@ -96,6 +98,7 @@ export function createRunView({ runId, schema, navigate }) {
       case "config":
         store.addChange(e.step, e.changes);
         if (run) { run.config = e.config; run.changes.push({ step: e.step, changes: e.changes }); }
+        configDirty = true;
         break;
       case "checkpoint": if (run) run.checkpoint_step = e.step; break;
       case "alert": alerts.push({ step: e.step, kind: e.kind, message: e.message }); break;
@@ -117,7 +120,7 @@ export function createRunView({ runId, schema, navigate }) {
     resume.disabled = !(run.status === "paused" || run.status === "interrupted");
     stop.disabled = !live;
     controls.setEnabled(run.status === "running" || run.status === "paused");
-    controls.setConfig(run.config);
+    if (configDirty) { controls.setConfig(run.config); configDirty = false; }
     message.textContent = run.reason && ["failed", "diverged"].includes(run.status) ? run.reason : "";
     banner.show(alerts, run.config, live);
     samples.update(run.checkpoint_step, run.config.model.conditional);
