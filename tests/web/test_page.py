@@ -125,7 +125,13 @@ def test_fork_opens_the_child_and_the_compare_view_shows_parent_and_child(
     screenshot(page, "compare")
 
     page.goto("/")  # the run list shows the lineage: the child nested under its parent
-    expect(page.locator(f'li[data-run-id="{parent}"] li[data-run-id="{child}"]')).to_be_visible()
+    nested = page.locator(f'li[data-run-id="{parent}"] li[data-run-id="{child}"]')
+    expect(nested).to_be_visible()
+    page.locator(f'li[data-run-id="{parent}"] > .run-item input[type=checkbox]').check()
+    nested.locator("input[type=checkbox]").check()
+    page.get_by_test_id("compare-selected").click()  # the same comparison, picked from the list
+    expect(page.get_by_test_id("compare-view").locator(".compare-col")).to_have_count(2)
+    assert page.url.endswith(f"?compare={parent},{child}")
 
 
 def test_a_drawn_distribution_is_uploaded_and_trained_on(page: Page, server: str, stop_runs: list[str]):

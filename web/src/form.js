@@ -67,7 +67,7 @@ export function createConfigForm(schema, deps) {
 
   // ---- dataset: the kind picks which variant's fields show
   const kindSelect = h("select", { id: "field-dataset.kind", testid: "field-dataset.kind", name: "dataset.kind" },
-    Object.entries(variants).map(([kind, v]) => h("option", { value: kind }, `${kind} — ${v.description}`)));
+    Object.keys(variants).map((kind) => h("option", { value: kind }, kind)));
   const kindHelp = h("small", { class: "help" });
   const variantBox = h("div", { class: "fields" });
   data.body.append(h("div", { class: "field" }, h("label", { for: "field-dataset.kind" }, "Dataset"), kindSelect,
@@ -88,7 +88,7 @@ export function createConfigForm(schema, deps) {
     kindHelp.textContent = variants[kind].description;
     for (const f of variants[kind].fields) {
       if (f.type === "list") { // user-drawn points
-        variantBox.append(h("div", { class: "field" }, h("label", {}, "Draw the distribution"), pad.element,
+        variantBox.append(h("div", { class: "field wide" }, h("label", {}, "Draw the distribution"), pad.element,
           h("small", { class: "help" }, f.description)));
         continue;
       }
@@ -104,7 +104,7 @@ export function createConfigForm(schema, deps) {
             h("option", { value: d.id }, `${d.name} (${d.format}, ${d.shape.join("×")})`)));
           if (preferredUpload) saved.value = preferredUpload;
         }).catch(() => {});
-        variantBox.append(h("div", { class: "field" }, h("label", {}, "Data from"), source, pad.element, file, saved,
+        variantBox.append(h("div", { class: "field wide" }, h("label", {}, "Data from"), source, pad.element, file, saved,
           h("small", { class: "help" }, "A drawing becomes a JSON-points upload (POST /api/datasets); files are .npz (x, optional y) or a zip of images.")));
         pick();
         continue;
