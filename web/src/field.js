@@ -27,7 +27,7 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
   const caption = h("div", { class: "field-legend" },
     h("span", { class: "key real" }, "real data"), h("span", { class: "key fake" }, "generated"),
     h("span", { class: "key arrow" }, "G's pull"), h("span", { class: "key heat" }, "D: fake → real"),
-    h("span", { class: "key covered" }, "mode covered"), h("span", { class: "key missed" }, "mode missed"));
+    h("span", { class: "key covered mode-key" }, "mode covered"), h("span", { class: "key missed mode-key" }, "mode missed"));
   const status = h("div", { class: "muted field-step" }, "waiting for the first frame…");
   const element = h("div", { class: "field-box" }, canvas, status, caption);
   let frames = 0;
@@ -101,6 +101,7 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
         if (covered) { ctx.fillStyle = "rgba(22, 101, 52, 0.35)"; ctx.fill(); }
       });
     }
+    for (const key of caption.querySelectorAll(".mode-key")) key.hidden = !frame.centers; // data without modes
     frames++;
     canvas.dataset.step = String(frame.step ?? "");
     canvas.dataset.frames = String(frames);

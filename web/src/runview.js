@@ -71,7 +71,7 @@ export function createRunView({ runId, schema, navigate }) {
 
   // ------------------------------------------------------------------ events
   function onState(state, detail) {
-    connection.textContent = state === "open" ? "live" : state === "gone" ? `gone: ${detail}` : state === "retrying" ? detail : "connecting…";
+    connection.textContent = state === "open" ? "● connected" : state === "gone" ? `gone: ${detail}` : state === "retrying" ? detail : "connecting…";
     connection.dataset.state = state;
   }
 
