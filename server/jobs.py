@@ -214,7 +214,8 @@ class JobManager:
             elif kind == "checkpoint":
                 repo.set_checkpoint_step(session, run_id, event["step"])
             elif kind == "alert":
-                repo.add_alert(session, run_id, event["step"], event["kind"], event["message"])
+                repo.add_alert(session, run_id, event["step"], event["kind"], event["message"],
+                               event.get("cleared", False))
             session.commit()
 
     def _flush_metrics(self) -> None:

@@ -177,7 +177,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
         if step % stream.metrics_every == 0 or step == 1:
             out.metrics(metrics)
         for alert in monitor.observe(metrics):
-            out.emit("alert", step=alert.step, kind=alert.kind, message=alert.message)
+            out.emit("alert", step=alert.step, kind=alert.kind, message=alert.message, cleared=alert.cleared)
         if step % stream.samples_every == 0 or step == 1:
             _frames(trainer, out)
         if step % stream.checkpoint_every == 0:

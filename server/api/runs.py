@@ -65,6 +65,7 @@ class AlertOut(BaseModel):
     step: int
     kind: str
     message: str
+    cleared: bool = Field(False, description="True when this reports the end of an earlier alert's episode.")
 
 
 class RunDetail(RunSummary):

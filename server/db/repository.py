@@ -221,22 +221,22 @@ def config_changes(session: Session, run_id: str) -> list[dict[str, Any]]:
     return [{"step": step, "changes": changes} for step, changes in rows]
 
 
-def add_alert(session: Session, run_id: str, step: int, kind: str, message: str) -> None:
-    """Record an alert (mode collapse, divergence, ...) so a page opened later still shows it."""
-    session.add(Alert(run_id=run_id, step=step, kind=kind, message=message))
+def add_alert(session: Session, run_id: str, step: int, kind: str, message: str, cleared: bool = False) -> None:
+    """Record an alert (mode collapse, divergence, ...) or its clearance, so a page opened later still shows it."""
+    session.add(Alert(run_id=run_id, step=step, kind=kind, message=message, cleared=cleared))
     session.flush()
 
 
 def alerts(session: Session, run_id: str) -> list[dict[str, Any]]:
-    """A run's alerts, ``{"step", "kind", "message", "created_at"}`` ascending by step."""
+    """A run's alerts, ``{"step", "kind", "message", "cleared", "created_at"}`` ascending by step."""
     rows = session.execute(
-        select(Alert.step, Alert.kind, Alert.message, Alert.created_at)
+        select(Alert.step, Alert.kind, Alert.message, Alert.cleared, Alert.created_at)
         .where(Alert.run_id == run_id)
         .order_by(Alert.step, Alert.id)
     )
     return [
-        {"step": step, "kind": kind, "message": message, "created_at": created_at.isoformat()}
-        for step, kind, message, created_at in rows
+        {"step": step, "kind": kind, "message": message, "cleared": cleared, "created_at": created_at.isoformat()}
+        for step, kind, message, cleared, created_at in rows
     ]
 
 

@@ -8,15 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.db import repository as repo
 from server.db.engine import make_engine, make_session_factory, sqlite_url
-from server.db.migrate import upgrade
-from server.db.tables import Base
+from server.db.migrate import alembic_config, upgrade
+from server.db.tables import Base, utcnow
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CONFIG = {"data": {"kind": "ring"}, "train": {"steps": 1000}}
@@ -70,7 +72,24 @@ def test_migration_creates_exactly_the_declared_schema_and_is_idempotent(db_url:
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
             assert diffs == []
             assert set(inspect(conn).get_table_names()) == {"alembic_version", *Base.metadata.tables}
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+            head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
+    finally:
+        engine.dispose()
+
+
+@BACKENDS
+def test_alerts_stored_before_the_cleared_column_existed_upgrade_as_raised_alerts(db_url: str) -> None:
+    command.upgrade(alembic_config(db_url), "0001")
+    engine = make_engine(db_url)
+    try:
+        run_id = _new_run(make_session_factory(engine), status="completed")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO alerts (run_id, step, kind, message, created_at) "
+                              "VALUES (:run, 5, 'mode_collapse', 'collapsed', :t)"), {"run": run_id, "t": utcnow()})
+        upgrade(db_url)
+        with Session(engine) as session:
+            assert [(a["kind"], a["cleared"]) for a in repo.alerts(session, run_id)] == [("mode_collapse", False)]
     finally:
         engine.dispose()
 

@@ -90,6 +90,22 @@ def test_unroll_steps_set_live_shows_a_labelled_marker_and_enters_the_change_log
     expect(page.get_by_test_id("trick-unroll_steps")).to_be_disabled()
 
 
+def test_the_suggested_trick_cures_the_collapse_and_the_alert_says_it_has_cleared(
+        page: Page, server: str, stop_runs: list[str]):
+    """The course's first lesson end to end: collapse is flagged, one click unrolls D, the ring fills, the banner
+    stops claiming a collapse (cleared, and stored as such)."""
+    run_id = create_run(server, "ring-vanilla", steps=100_000)
+    stop_runs.append(run_id)
+    page.goto(f"/?run={run_id}")
+    banner = page.get_by_test_id("alert")
+    expect(banner).to_contain_text("Mode collapse")
+    page.get_by_test_id("alert-try").click()
+    expect(banner).to_contain_text("cleared", timeout=90_000)
+    expect(banner).to_contain_text("of 8 modes")
+    stored = httpx.get(f"{server}/api/runs/{run_id}").json()["alerts"]
+    assert [a["cleared"] for a in stored if a["kind"] == "mode_collapse"][-2:] == [False, True]
+
+
 def test_fork_opens_the_child_and_the_compare_view_shows_parent_and_child(
         page: Page, server: str, stop_runs: list[str]):
     parent = create_run(server, "ring-vanilla", steps=100_000)

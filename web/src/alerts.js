@@ -36,24 +36,26 @@ export function createAlertBanner(applyPatch) {
   let shownStep = "";
   return {
     element,
-    /** Show the newest alert (unless the user dismissed it). */
+    /** Show the newest alert (unless the user dismissed it); a cleared one says the episode is over. */
     show(alerts, config, live) {
       const latest = alerts[alerts.length - 1];
       if (!latest || latest.step <= dismissed) { element.hidden = true; return; }
       const key = `${latest.step}:${JSON.stringify(config.tricks)}:${config.train.loss}`;
       if (key === shownStep && !element.hidden) return;
       shownStep = key;
-      let tip = live ? suggestion(latest.kind, config) : null;
+      let tip = live && !latest.cleared ? suggestion(latest.kind, config) : null;
       if (tip && applied(tip[1], config)) tip = null; // already in effect: nothing to offer
       element.dataset.kind = latest.kind;
+      element.classList.toggle("cleared", Boolean(latest.cleared));
+      const raised = alerts.filter((a) => !a.cleared).length;
       element.replaceChildren(
-        h("strong", {}, `${TITLES[latest.kind] || latest.kind} (step ${latest.step})`),
+        h("strong", {}, `${TITLES[latest.kind] || latest.kind}${latest.cleared ? " — cleared" : ""} (step ${latest.step})`),
         h("span", { class: "alert-text" }, latest.message),
         h("span", { class: "alert-actions" },
           tip ? h("button", { type: "button", class: "primary", testid: "alert-try",
             onclick: () => { applyPatch(tip[1]); element.hidden = true; dismissed = latest.step; } }, `Try: ${tip[0]}`) : null,
           h("button", { type: "button", onclick: () => { element.hidden = true; dismissed = latest.step; } }, "Dismiss"),
-          alerts.length > 1 ? h("span", { class: "muted small" }, `${alerts.length} alerts so far`) : null));
+          raised > 1 ? h("span", { class: "muted small" }, `${raised} alerts so far`) : null));
       element.hidden = false;
     },
   };

@@ -101,7 +101,7 @@ export function createRunView({ runId, schema, navigate }) {
         configDirty = true;
         break;
       case "checkpoint": if (run) run.checkpoint_step = e.step; break;
-      case "alert": alerts.push({ step: e.step, kind: e.kind, message: e.message }); break;
+      case "alert": alerts.push({ step: e.step, kind: e.kind, message: e.message, cleared: Boolean(e.cleared) }); break;
       case "patch_rejected": case "error": controls.showErrors(e.errors || []); break;
       default: break;
     }
