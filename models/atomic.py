@@ -25,3 +25,12 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_partial_writes(folder: Path) -> list[Path]:
+    """Delete the temp files ``write_atomically`` leaves when its process is killed mid-write (nothing reads them,
+    but they hold disk). Only for a folder whose writer is known to be dead. Returns what it removed."""
+    removed = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

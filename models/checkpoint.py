@@ -7,6 +7,7 @@ fork, sampling.
 
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(trainer: Trainer, path: Path | str) -> Path:
-    """Write atomically: a crash mid-write leaves the previous checkpoint, never a half-written one."""
-    state = trainer.state_dict()
-    return write_atomically(Path(path), lambda f: torch.save(state, f))
+    """Write atomically: a crash mid-write leaves the previous checkpoint, never a half-written one. Serialised in
+    memory first, so a full disk fails the write with ENOSPC rather than torch's zip writer's "unexpected pos"."""
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    return write_atomically(Path(path), lambda f: f.write(buffer.getbuffer()))
 
 
 def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:

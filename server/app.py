@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from server.api import artifacts, datasets, meta, runs, stream
-from server.db.engine import make_engine, make_session_factory, sqlite_url
+from server.api.errors import database_unavailable
+from server.db.engine import DATABASE_ERRORS, make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
 from server.executor import LocalExecutor
 from server.hub import Hub
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ganplay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_unavailable)
     app.add_middleware(TokenMiddleware)
     app.add_middleware(UploadLimitMiddleware)  # outermost: counts the bytes as they arrive
     app.include_router(meta.router)

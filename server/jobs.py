@@ -16,9 +16,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.atomic import remove_partial_writes
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from server.db import repository as repo
+from server.db.engine import DATABASE_ERRORS
 from server.executor import Executor
 from server.hub import Hub
 from server.worker import RunSpec, checkpoint_path, snapshots_dir
@@ -60,6 +62,7 @@ class JobManager:
         self._rows: dict[str, list[dict[str, float]]] = defaultdict(list)
         self._frames: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # run → kind → newest frame
         self._last_flush = time.monotonic()
+        self._unpersisted: list[dict[str, Any]] = []  # events the database refused, retried in order
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
 
@@ -75,7 +78,11 @@ class JobManager:
         self._stop.set()
         if self._pump.is_alive():
             self._pump.join(timeout=5)
-        self._flush_metrics()
+        self._retry_unpersisted()
+        try:
+            self._flush_metrics()
+        except Exception as e:
+            print(f"ganplay: metrics not stored at shutdown: {e}")
         self.executor.shutdown()
 
     # ------------------------------------------------------------------------------- actions
@@ -118,6 +125,8 @@ class JobManager:
             if run.status != "interrupted":
                 raise InvalidStateError(f"run {run_id} is {run.status}, not interrupted")
             source = checkpoint_path(self.data_dir, run_id)
+            if source.exists():
+                checkpoint_config(source)  # unreadable: 409 now, and the run stays interrupted
             repo.set_status(session, run_id, "queued")
             session.commit()
             config = parse_config(run.config)
@@ -178,14 +187,44 @@ class JobManager:
         while not self._stop.is_set():
             event = self.executor.next_event(0.1)
             if event is not None and "run_id" in event:
-                try:
-                    self._persist(event)
-                except Exception as e:  # a database hiccup must not kill the pump; the next flush retries
-                    print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')}: {e}")
+                self._persist_or_keep(event)
                 if self.hub is not None:
                     self.hub.publish(event["run_id"], event)
             if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
-                self._flush_metrics()
+                self._retry_unpersisted()
+                try:
+                    self._flush_metrics()
+                except Exception as e:
+                    print(f"ganplay: could not store metrics (kept for the next flush): {e}")
+
+    def _persist_or_keep(self, event: dict[str, Any]) -> None:
+        """Persist, or, while the database is locked, full or gone, keep the event to retry in order later: a
+        database hiccup must neither kill the pump nor lose a status, a change or a metric row."""
+        if self._unpersisted:  # order matters (a run's rows, then its final status): queue behind the earlier ones
+            self._unpersisted.append(event)
+            return
+        try:
+            self._persist(event)
+        except repo.RunNotFoundError:
+            pass  # the run was deleted while its worker was still reporting
+        except DATABASE_ERRORS as e:
+            print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')} (will retry): {e}")
+            if event["type"] != "metrics":  # metric rows are already back in the pending batch
+                self._unpersisted.append(event)
+        except Exception as e:  # not the database's trouble: retrying would not help
+            print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')}: {e}")
+
+    def _retry_unpersisted(self) -> None:
+        while self._unpersisted:
+            try:
+                self._persist(self._unpersisted[0])
+            except repo.RunNotFoundError:
+                pass  # deleted meanwhile: nothing to keep
+            except DATABASE_ERRORS:
+                return
+            except Exception as e:
+                print(f"ganplay: dropped {self._unpersisted[0].get('type')} event: {e}")
+            self._unpersisted.pop(0)
 
     def _persist(self, event: dict[str, Any]) -> None:
         run_id, kind = event["run_id"], event["type"]
@@ -206,6 +245,8 @@ class JobManager:
         self._flush_metrics()  # rows before the status or change that follows them
         with self.sessions() as session:
             if kind == "status":
+                if event["status"] == "failed":  # its worker is gone: a write it was killed in is garbage
+                    remove_partial_writes(checkpoint_path(self.data_dir, run_id).parent)
                 repo.set_status(session, run_id, event["status"], step=event.get("step"),
                                 reason=event.get("reason"), device=event.get("device"))
             elif kind == "config":
@@ -223,11 +264,16 @@ class JobManager:
         pending, self._rows = self._rows, defaultdict(list)
         if not pending:
             return
-        with self.sessions() as session:
-            for run_id, rows in pending.items():
-                if rows and repo.get_run(session, run_id) is not None:
-                    repo.append_metrics(session, run_id, rows)
-            session.commit()
+        try:
+            with self.sessions() as session:
+                for run_id, rows in pending.items():
+                    if rows and repo.get_run(session, run_id) is not None:
+                        repo.append_metrics(session, run_id, rows)
+                session.commit()
+        except Exception:
+            for run_id, rows in pending.items():  # back in front of any rows that arrived meanwhile
+                self._rows[run_id][:0] = rows
+            raise
 
 
 __all__ = ["ConfigError", "InvalidStateError", "JobManager", "QuotaError", "RunNotFoundError"]

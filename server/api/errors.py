@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 
@@ -32,3 +34,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _error("Over the per-client run quota"),
     503: _error("The database is unavailable or busy; retry"),
 }
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A locked, full or unreachable database is a moment's trouble, not a bug: 503 with Retry-After, not 500."""
+    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+    return JSONResponse({"detail": f"the database is unavailable or busy; retry shortly ({reason})"},
+                        status_code=503, headers={"Retry-After": "5"})

@@ -7,7 +7,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+#: What a locked, full or unreachable database raises: a moment's trouble (retry, 503), not a bug.
+DATABASE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 #: How long a SQLite connection waits for another writer before raising "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000

@@ -61,46 +61,73 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """A throwaway PostgreSQL 15 cluster on a free loopback port; yields its server URL (no database part)."""
-    missing = [name for name in ("initdb", "pg_ctl") if not (PG_BIN / name).exists()]
-    if missing:
-        pytest.fail(f"PostgreSQL 15 binaries {missing} not found in {PG_BIN}: install postgresql-15", pytrace=False)
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    if as_root:
-        # initdb refuses to run as root: run the cluster as the postgres user instead.
-        try:
-            import pwd
+class PgCluster:
+    """A throwaway PostgreSQL 15 cluster on a free loopback port; ``url`` is its server URL (no database part).
+    Tests of a database going away ``stop()`` and ``start()`` it."""
 
-            pg_user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root and there is no 'postgres' user to run the test cluster", pytrace=False)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    # Not pytest's tmp_path: its 0o700 parents would stop the postgres user from reaching the cluster.
-    root = Path(tempfile.mkdtemp(prefix="ganplay-pg-", dir="/tmp"))
-    root.chmod(0o777)
-    if as_root:
-        os.chown(root, pg_user.pw_uid, pg_user.pw_gid)
-    data, log = root / "data", root / "log"
-    port = _free_port()
+    def __init__(self) -> None:
+        missing = [name for name in ("initdb", "pg_ctl") if not (PG_BIN / name).exists()]
+        if missing:
+            pytest.fail(f"PostgreSQL 15 binaries {missing} not found in {PG_BIN}: install postgresql-15",
+                        pytrace=False)
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            # initdb refuses to run as root: run the cluster as the postgres user instead.
+            try:
+                import pwd
 
-    def pg(*args: str) -> None:
-        proc = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=60)
+                pg_user = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.fail("running as root and there is no 'postgres' user to run the test cluster", pytrace=False)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        # Not pytest's tmp_path: its 0o700 parents would stop the postgres user from reaching the cluster.
+        self.root = Path(tempfile.mkdtemp(prefix="ganplay-pg-", dir="/tmp"))
+        self.root.chmod(0o777)
+        if self.prefix:
+            os.chown(self.root, pg_user.pw_uid, pg_user.pw_gid)
+        self.data, self.log = self.root / "data", self.root / "log"
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self._pg(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E",
+                 "UTF8")
+
+    def _pg(self, *args: str) -> None:
+        proc = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
-            log_text = log.read_text() if log.exists() else ""
+            log_text = self.log.read_text() if self.log.exists() else ""
             pytest.fail(f"{args[0]} failed: {proc.stdout}{proc.stderr}{log_text}", pytrace=False)
 
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c full_page_writes=off")
+        self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "-o", options,
+                 "start")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run([*self.prefix, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                           timeout=60)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def pg_cluster() -> Iterator[PgCluster]:
+    """A started cluster, removed when resumed."""
+    cluster = PgCluster()
     try:
-        pg(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        pg(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30", "-o", options, "start")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        cluster.start()
+        yield cluster
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster shared by the session; yields its server URL (no database part)."""
+    for cluster in pg_cluster():
+        yield cluster.url
 
 
 @pytest.fixture
