@@ -104,6 +104,7 @@ def test_the_suggested_trick_cures_the_collapse_and_the_alert_says_it_has_cleare
     expect(banner).to_contain_text("of 8 modes")
     stored = httpx.get(f"{server}/api/runs/{run_id}").json()["alerts"]
     assert [a["cleared"] for a in stored if a["kind"] == "mode_collapse"][-2:] == [False, True]
+    screenshot(page, "run-2d-cured")
 
 
 def test_fork_opens_the_child_and_the_compare_view_shows_parent_and_child(
