@@ -205,8 +205,8 @@ class JobManager:
             return
         try:
             self._persist(event)
-        except repo.RunNotFoundError:
-            pass  # the run was deleted while its worker was still reporting
+        except repo.RunNotFoundError:  # the run was deleted while its worker was still reporting: its last
+            self._frames.pop(event["run_id"], None)  # status comes after its last frame, so none is kept for good
         except DATABASE_ERRORS as e:
             print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')} (will retry): {e}")
             if event["type"] != "metrics":  # metric rows are already back in the pending batch
@@ -218,8 +218,8 @@ class JobManager:
         while self._unpersisted:
             try:
                 self._persist(self._unpersisted[0])
-            except repo.RunNotFoundError:
-                pass  # deleted meanwhile: nothing to keep
+            except repo.RunNotFoundError:  # deleted meanwhile: nothing to keep
+                self._frames.pop(self._unpersisted[0]["run_id"], None)
             except DATABASE_ERRORS:
                 return
             except Exception as e:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnected
 
 from models.config import ConfigError
 from server.api.runs import run_detail
@@ -19,6 +20,7 @@ router = APIRouter(tags=["stream"])
 SNAPSHOT_POINTS = 2000
 CLOSE_UNKNOWN_RUN = 4404
 CLOSE_TOO_SLOW = 4008
+CLIENT_GONE = (WebSocketDisconnect, WebSocketDisconnected)  # the second: receiving after a failed send
 
 
 def wire(event: dict[str, Any]) -> dict[str, Any]:
@@ -85,10 +87,12 @@ async def stream(ws: WebSocket, run_id: str) -> None:
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        for task in done:
-            if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
-                raise task.exception()  # type: ignore[misc]
-    except WebSocketDisconnect:
-        pass
+        await asyncio.gather(*pending, return_exceptions=True)
+        errors = [task.exception() for task in done]  # every one retrieved: none is "never retrieved" in the log
+        for error in errors:
+            if error is not None and not isinstance(error, CLIENT_GONE):
+                raise error
+    except CLIENT_GONE:
+        pass  # a client that vanished mid-send or mid-receive is routine, not an error
     finally:
         hub.unsubscribe(run_id, subscriber)
