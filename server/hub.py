@@ -26,6 +26,7 @@ class Subscriber:
         self.rows_pending = 0
         self.frames_dropped = 0
         self.overflowed = False
+        self._merged: Event | None = None  # the one pending metrics event this subscriber owns (may extend)
         self._ready = asyncio.Event()
 
     def offer(self, event: Event) -> None:
@@ -35,9 +36,12 @@ class Subscriber:
         if kind == "metrics":
             self.rows_pending += len(event["rows"])
             if last is not None and last["type"] == "metrics":
-                last["rows"].extend(event["rows"])  # a copy we own: see below
+                if last is not self._merged:  # copy on write: the event is shared with every other subscriber
+                    last = self._merged = {**last, "rows": list(last["rows"])}
+                    self.pending[-1] = last
+                last["rows"].extend(event["rows"])
             else:
-                self.pending.append({**event, "rows": list(event["rows"])})
+                self.pending.append(event)  # shared, unchanged: encoded once for all subscribers
             if self.rows_pending > self.max_rows:
                 self.overflowed = True
         elif kind in COALESCED and (i := self._index_of(kind)) is not None:

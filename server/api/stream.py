@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
@@ -30,6 +32,24 @@ def wire(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# JSON text of recent events by identity: the hub hands every subscriber the same event object (a subscriber that
+# falls behind merges metrics into a copy of its own), so an event watched by a hundred pages is encoded once.
+_texts: OrderedDict[int, tuple[dict[str, Any], str]] = OrderedDict()
+TEXTS_KEPT = 128
+
+
+def wire_text(event: dict[str, Any]) -> str:
+    """``wire(event)`` as JSON text (as Starlette's ``send_json`` writes it); shared events encoded once."""
+    hit = _texts.get(id(event))
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    text = json.dumps(wire(event), separators=(",", ":"), ensure_ascii=False)
+    _texts[id(event)] = (event, text)  # the event is kept with its text, so its id cannot be reused meanwhile
+    if len(_texts) > TEXTS_KEPT:
+        _texts.popitem(last=False)
+    return text
+
+
 def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
     try:
         detail = run_detail(jobs, run_id)
@@ -47,7 +67,7 @@ async def _send_events(ws: WebSocket, subscriber: Any) -> None:
         if subscriber.overflowed:
             await ws.close(CLOSE_TOO_SLOW, "client too far behind; reconnect for a fresh snapshot")
             return
-        await ws.send_json(wire(event))
+        await ws.send_text(wire_text(event))
 
 
 async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> None:
