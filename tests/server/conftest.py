@@ -28,7 +28,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 def serve(data_dir: Path, apps: list[Any] | None = None, **settings: Any) -> Iterator[str]:
     """Yields the base URL once the app's start-up (migrations, warm workers) is done; shuts down when resumed.
     ``apps``, when given, receives the app, for tests that must reach past the API (e.g. a worker's pid)."""
-    sock = socket.socket()
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it a response
+    # written in two parts (headers, body) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(Settings(data_dir=data_dir, port=port, **settings))
