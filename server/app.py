@@ -14,7 +14,7 @@ from server.api import artifacts, datasets, meta, runs, stream
 from server.api.errors import database_unavailable
 from server.db.engine import DATABASE_ERRORS, make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
-from server.executor import LocalExecutor
+from server.executor import LocalExecutor, default_max_concurrent
 from server.hub import Hub
 from server.jobs import JobManager
 from server.limits import UploadLimitMiddleware
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(url)
         engine = make_engine(url)
         cores = os.cpu_count() or 1
-        executor = LocalExecutor(max_concurrent=settings.max_concurrent or max(1, cores // 2),
+        executor = LocalExecutor(max_concurrent=settings.max_concurrent or default_max_concurrent(cores),
                                  warm=settings.warm_workers, cores=cores, gpus=torch.cuda.device_count())
         app.state.hub = Hub(asyncio.get_running_loop())
         app.state.generators = GeneratorCache()

@@ -139,7 +139,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     given = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
     settings = Settings(**{k: v for k, v in given.items() if v is not None})  # flags over GANPLAY_* over defaults
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                ws_per_message_deflate=settings.ws_compression)
 
 
 def build_parser() -> argparse.ArgumentParser:

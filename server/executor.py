@@ -2,9 +2,10 @@
 runs each run in its own ``spawn``-ed worker process on this machine.
 
 A new run's latency is dominated by importing torch (~4 s here), so the local executor keeps a pool of workers
-that have already imported it and wait for a run. At most ``max_concurrent`` runs train at once, each with
-``(cores - 1) // max_concurrent`` torch threads (at least one), so concurrent runs never oversubscribe the
-cores; further runs wait in a FIFO queue (a ``queued`` status event). A worker that dies without saying why
+that have already imported it and wait for a run. At most ``max_concurrent`` runs train at once (by default
+half the cores, but two on a 2-core machine), each with ``(cores - 1) // max_concurrent`` torch threads (at least
+one), so concurrent runs never oversubscribe the cores; further runs wait in a FIFO queue (a ``queued`` status
+event). A worker that dies without saying why
 (segfault, OOM kill, ``kill -9``) is noticed by a watchdog, which reports its run ``failed`` with the exit code.
 """
 
@@ -28,6 +29,19 @@ WATCHDOG_SECONDS = 0.2
 RUNS_PER_WORKER = 20  # a worker is reused for this many runs, then replaced: bounds any slow leak
 
 
+def default_max_concurrent(cores: int) -> int:
+    """Half the cores, at least two where there are two: a 2-core machine that kept a whole core for the server
+    (which uses 5–20% of one while streaming a run, benchmarks/fanout.py) would train at half its speed when two
+    runs are compared side by side (benchmarks/concurrency.py)."""
+    return min(cores, max(2, cores // 2))
+
+
+def threads_per_run(cores: int, max_concurrent: int) -> int:
+    """One core stays with the server (event pump, JSON, websockets); the rest is split between the runs. Torch
+    threads spin while waiting, so two runs sharing a core cost far more than half their speed each."""
+    return max(1, (cores - 1) // max_concurrent)
+
+
 class Executor(Protocol):
     def submit(self, spec: RunSpec) -> None: ...
     def send(self, run_id: str, message: dict[str, Any]) -> bool: ...
@@ -49,7 +63,7 @@ class Worker:
 
 @dataclass
 class LocalExecutor:
-    max_concurrent: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 2))
+    max_concurrent: int = field(default_factory=lambda: default_max_concurrent(os.cpu_count() or 1))
     warm: int = 1  # idle pre-started workers kept ready
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
     gpus: int = 0  # CUDA devices to assign round-robin
@@ -146,11 +160,6 @@ class LocalExecutor:
             while not self._closed and len(self._idle) < self.warm:
                 self._idle.append(self._spawn())
 
-    def _threads(self) -> int:
-        """One core stays with the server (event pump, JSON, websockets); the rest is split between the runs. Torch
-        threads spin while waiting, so two runs sharing a core cost far more than half their speed each."""
-        return max(1, (self.cores - 1) // self.max_concurrent)
-
     def _launch(self, spec: RunSpec) -> None:
         ready = [w for w in self._idle if w.ready]
         # The most recently returned ready worker: it is surely warm (caches, allocator) and the pool's oldest
@@ -163,7 +172,7 @@ class LocalExecutor:
         if device is None and self.gpus:
             device = f"cuda:{self._next_gpu % self.gpus}"
             self._next_gpu += 1
-        spec = replace(spec, threads=self._threads(), device=device)
+        spec = replace(spec, threads=threads_per_run(self.cores, self.max_concurrent), device=device)
         worker.run_id, worker.finished = spec.run_id, False
         worker.runs += 1
         self._active[spec.run_id] = worker
