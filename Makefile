@@ -57,12 +57,9 @@ lint: install-test
 modes2d: install
 	$(BIN)/python benchmarks/modes2d.py --seeds 3
 
+# Every benchmark, sized to fit 15 minutes on 2 cores, then a summary table beside the goals (benchmarks/run_all.py).
 bench: install-test
-	$(BIN)/python benchmarks/presets_speed.py
-	$(BIN)/python benchmarks/modes2d.py --seeds 3
-	$(BIN)/python benchmarks/lessons2d.py --seeds 3
-	$(BIN)/python benchmarks/images.py --presets digits-dcgan digits-dcgan-resize digits-cgan fashion-dcgan
-	$(BIN)/python benchmarks/server_stream.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules web/vendor

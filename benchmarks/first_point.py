@@ -1,102 +1,75 @@
-"""Server-side streaming figures, on a real server with real workers on this machine.
+"""``POST /api/runs`` → the first ``metrics`` event at a websocket client: how long "Start" takes to show a point.
 
-1. first point: ``POST /api/runs`` → the first ``metrics`` event at a websocket client, warm pool, p50/p95.
-2. stalled client: the same run's it/s with no client, and with one client that never reads plus one that does,
-   alternated A/B so machine noise hits both; the ratio is B/A.
+Real server, real workers, ``ring-vanilla``. The clock starts before the POST and stops when the client, which
+connects as soon as the POST returns, holds a metrics event (or a snapshot that already has metric rows).
 
-    python benchmarks/server_stream.py [--runs 20] [--steps 4000]
+- warm: the default pool (one idle worker with torch imported); each run trains to the end and the worker is
+  back in the pool before the next run, as when a user starts runs one after another.
+- cold: no pool (``warm_workers=0``) and a fresh server per run, so every run pays a process spawn, the torch
+  import and the worker's warm-up step: what the first run after a restart costs without the pool.
+
+    python benchmarks/first_point.py [--runs 20] [--cold-runs 20] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import httpx
-from websockets.sync.client import connect
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.server.conftest import serve
+from benchmarks.live_server import create_run, follow, live_server, percentile, wait_ready
 
 
-def ws_url(base: str, run_id: str) -> str:
-    return base.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
+def has_point(event: dict[str, Any]) -> bool:
+    return event["type"] == "metrics" or (event["type"] == "snapshot" and bool(event["metrics"]["steps"]))
 
 
-def wait_ready(base: str) -> None:
-    """Until the warm pool has a worker ready: one throwaway run, start to finish."""
-    run = httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 5}}).json()
-    with connect(ws_url(base, run["id"])) as ws:
-        while json.loads(ws.recv(timeout=120)).get("status") != "completed":
-            pass
-    time.sleep(1.0)  # the pool refills off the request path
+def first_point(base: str, device: str | None) -> float:
+    """Seconds from the POST to the first metric at the client; the run is then followed to its end."""
+    seen: list[float] = []
 
+    def on_event(event: dict[str, Any], _: float) -> None:
+        if not seen and has_point(event):
+            seen.append(time.perf_counter())
 
-def first_point(base: str) -> float:
     started = time.perf_counter()
-    run = httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 200}}).json()
-    with connect(ws_url(base, run["id"])) as ws:
-        while True:
-            event = json.loads(ws.recv(timeout=60))
-            if event["type"] == "metrics" or (event["type"] == "snapshot" and event["metrics"]["steps"]):
-                elapsed = time.perf_counter() - started
-                break
-        while not (event["type"] == "status" and event.get("status") == "completed"):
-            event = json.loads(ws.recv(timeout=60))
-    time.sleep(1.0)
-    return elapsed
+    run_id = create_run(base, "ring-vanilla", {"steps": 50}, device)
+    asyncio.run(follow(base, run_id, on_event))
+    return seen[0] - started
 
 
-def timed_run(base: str, steps: int, stalled: bool) -> float:
-    """Training it/s of one run (from its own steps and wall time), optionally under a stalled viewer."""
-    run = httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": steps}}).json()
-    viewers = [connect(ws_url(base, run["id"]), max_queue=1)] if stalled else []
-    try:
-        with connect(ws_url(base, run["id"])) as ws:
-            start_step = start = None
-            while True:
-                event = json.loads(ws.recv(timeout=120))
-                if event["type"] == "metrics" and start is None:
-                    start, start_step = time.perf_counter(), event["rows"][-1]["step"]
-                if event["type"] == "status" and event.get("status") == "completed":
-                    return (steps - start_step) / (time.perf_counter() - start)
-    finally:
-        for viewer in viewers:
-            viewer.close()
-        time.sleep(1.0)
+def summary(label: str, latencies: list[float]) -> tuple[float, float]:
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    print(f"| {label} | {len(latencies)} | {p50 * 1000:.0f} | {p95 * 1000:.0f} | {max(latencies) * 1000:.0f} |",
+          flush=True)
+    return p50, p95
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--cold-runs", type=int, default=20)
+    parser.add_argument("--device", default=None)
     args = parser.parse_args()
-    server = serve(Path(tempfile.mkdtemp()), warm_workers=1, max_concurrent=1)
-    base = next(server)
-    try:
-        wait_ready(base)
-        latencies = sorted(first_point(base) for _ in range(args.runs))
-        p50 = statistics.median(latencies)
-        p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-        print(f"first point (POST → first metrics at a websocket client, warm pool, {args.runs} runs): "
-              f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
-        ratios = []
-        for _ in range(args.pairs):
-            plain = timed_run(base, args.steps, stalled=False)
-            loaded = timed_run(base, args.steps, stalled=True)
-            ratios.append(loaded / plain)
-            print(f"ring-vanilla it/s: one reader {plain:.0f}, plus a stalled client {loaded:.0f} "
-                  f"(ratio {loaded / plain:.2f})")
-        print(f"server_stream: first point p95 {p95 * 1000:.0f} ms; stalled-client it/s ratio "
-              f"{statistics.median(ratios):.2f}")
-    finally:
-        next(server, None)
+    print("| pool | runs | p50 ms | p95 ms | max ms |")
+    print("|---|---|---|---|---|")
+    with live_server(warm_workers=1, max_concurrent=1) as server:
+        wait_ready(server.base)
+        warm = []
+        for _ in range(args.runs):
+            warm.append(first_point(server.base, args.device))
+            time.sleep(0.5)  # the worker back in the pool and ready
+    _, warm_p95 = summary("warm", warm)
+    cold = []
+    for _ in range(args.cold_runs):
+        with live_server(warm_workers=0, max_concurrent=1) as server:
+            cold.append(first_point(server.base, args.device))
+    _, cold_p95 = summary("cold", cold) if cold else (0.0, float("nan"))
+    print(f"first_point: warm p95 {warm_p95 * 1000:.0f} ms, cold p95 {cold_p95 * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+"""What unrolling costs per step, against a bare textbook unrolled GAN written here in plain torch.
+
+Step time of ``ring-unrolled``'s set-up (MLP G and D, 2 × 64 hidden, batch 256, Adam) at K = 0, 1, 5, 10
+unrolled D steps, second order (G's gradient flows through the K updates, Metz et al. 2017) and first order, each
+divided by the same implementation's K = 0 step: that relative cost, ours ÷ the reference's, is the figure (goal
+≤ 1.1 at every K). The reference is the textbook step: one D update, then K functional Adam updates of a copy of
+D's parameters (``torch.func.functional_call``, ``create_graph`` for second order) on a fixed minibatch,
+continuing D's own Adam moments, and G's non-saturating loss against the unrolled D. Ours is ``Trainer.step()``,
+which also computes its metrics (gradient norms, D(x), D(G(z)); quality measurements are pushed out of the window)
+— a constant per step that slightly flatters our relative cost, so absolute ms are printed too. Ours and the
+reference alternate per K, on the same thread count.
+
+    python benchmarks/unroll_cost.py [--steps 40] [--ks 0 1 5 10] [--threads 1] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+HIDDEN, Z_DIM, BATCH = 64, 16, 256
+LR_D, LR_G, LR_UNROLL, BETAS = 1e-4, 2e-3, 5e-4, (0.5, 0.999)
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+class Reference:
+    """The textbook unrolled GAN step (Metz et al. 2017), on a ring of 8 Gaussians."""
+
+    def __init__(self, k: int, second_order: bool, device: torch.device):
+        self.k, self.second_order, self.device = k, second_order, device
+        angles = torch.randint(0, 8, (50_000,)) * (2 * torch.pi / 8)
+        self.data = (torch.stack([angles.cos(), angles.sin()], 1) + 0.05 * torch.randn(50_000, 2)).to(device)
+        self.g = mlp([Z_DIM, HIDDEN, HIDDEN, 2]).to(device)
+        self.d = mlp([2, HIDDEN, HIDDEN, 1]).to(device)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), LR_G, BETAS)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), LR_D, BETAS)
+
+    def step(self) -> None:
+        real = self.data[torch.randint(0, self.data.shape[0], (BATCH,), device=self.device)]
+        # ---- D update
+        with torch.no_grad():
+            fake = self.g(torch.randn(BATCH, Z_DIM, device=self.device))
+        loss = d_loss(self.d(real), self.d(fake))
+        self.opt_d.zero_grad()
+        loss.backward()
+        self.opt_d.step()
+        # ---- G update against D unrolled K steps
+        fake = self.g(torch.randn(BATCH, Z_DIM, device=self.device))
+        params = dict(self.d.named_parameters())
+        if self.k:
+            params = self.unrolled(params, real, fake)
+        g_loss = F.softplus(-functional_call(self.d, params, (fake,))).mean()
+        grads = torch.autograd.grad(g_loss, list(self.g.parameters()))
+        for p, g in zip(self.g.parameters(), grads):
+            p.grad = g
+        self.opt_g.step()
+
+    def unrolled(self, params: dict[str, torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+                 ) -> dict[str, torch.Tensor]:
+        state = [self.opt_d.state[p] for p in params.values()]
+        m = [s["exp_avg"] for s in state]
+        v = [s["exp_avg_sq"] for s in state]
+        t = int(state[0]["step"])
+        names = list(params)
+        current = list(params.values()) if self.second_order else [p.detach().requires_grad_() for p in params.values()]
+        fake_in = fake if self.second_order else fake.detach()
+        b1, b2 = BETAS
+        for _ in range(self.k):
+            p = dict(zip(names, current))
+            loss = d_loss(functional_call(self.d, p, (real,)), functional_call(self.d, p, (fake_in,)))
+            grads = torch.autograd.grad(loss, current, create_graph=self.second_order)
+            t += 1
+            m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads)]
+            v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads)]
+            current = [w - LR_UNROLL * (mi / (1 - b1**t)) / ((vi / (1 - b2**t)).sqrt() + 1e-8)
+                       for w, mi, vi in zip(current, m, v)]
+            if not self.second_order:
+                current = [w.detach().requires_grad_() for w in current]
+                m, v = [mi.detach() for mi in m], [vi.detach() for vi in v]
+        return dict(zip(names, current))
+
+
+def ours(k: int, second_order: bool, device: str) -> Callable[[], object]:
+    from models.presets import preset_config
+    from models.trainer import Trainer
+
+    config = preset_config("ring-unrolled", {
+        "device": device, "tricks": {"unroll_steps": k, "unroll_order": "second" if second_order else "first"},
+        "stream": {"eval_every": 100_000}})
+    return Trainer(config, "data").step
+
+
+def seconds_per_step(step: Callable[[], object], steps: int) -> float:
+    for _ in range(5):  # warm-up: lazy initialisation, our step 1's quality measurement, Adam's first moments
+        step()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - started) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--ks", nargs="+", type=int, default=[0, 1, 5, 10])
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of ours and the reference per K")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    ms: dict[tuple[str, bool, int], float] = {}
+    for second_order in (True, False):
+        for k in args.ks:
+            a, b = [], []
+            for r in range(args.rounds):
+                step_ours, step_ref = ours(k, second_order, args.device), Reference(k, second_order, device).step
+                pair = [(a, step_ours), (b, step_ref)]
+                for out, step in pair if r % 2 == 0 else pair[::-1]:
+                    out.append(seconds_per_step(step, args.steps))
+            ms["ours", second_order, k], ms["ref", second_order, k] = statistics.median(a), statistics.median(b)
+    print("| order | K | ours ms | reference ms | ours ÷ K=0 | reference ÷ K=0 | ratio of the two |")
+    print("|---|---|---|---|---|---|---|")
+    worst = 0.0
+    base = args.ks[0]
+    for second_order in (True, False):
+        order = "second" if second_order else "first"
+        for k in args.ks:
+            rel_ours = ms["ours", second_order, k] / ms["ours", second_order, base]
+            rel_ref = ms["ref", second_order, k] / ms["ref", second_order, base]
+            worst = max(worst, rel_ours / rel_ref)
+            print(f"| {order} | {k} | {ms['ours', second_order, k] * 1e3:.2f} | {ms['ref', second_order, k] * 1e3:.2f} "
+                  f"| {rel_ours:.2f} | {rel_ref:.2f} | {rel_ours / rel_ref:.3f} |", flush=True)
+    print(f"unroll_cost: worst (ours ÷ K=0) ÷ (reference ÷ K=0) {worst:.3f} over K {args.ks}, both orders")
+
+
+if __name__ == "__main__":
+    main()
