@@ -206,6 +206,8 @@ class LocalExecutor:
         with contextlib.suppress(BrokenPipeError, OSError):
             worker.control.send({"type": "exit"})
         worker.control.close()
+        # Reaped off this path (it may take a moment to exit): an unjoined process stays a zombie for good.
+        threading.Thread(target=_reap, args=(worker.process,), name="reap-worker", daemon=True).start()
 
     def _watch(self) -> None:
         """Report runs whose worker process died without a final status."""
@@ -224,3 +226,11 @@ class LocalExecutor:
                                   "reason": f"worker process exited with code {worker.process.exitcode}"})
             if dead:
                 self._fill_pool()
+
+
+def _reap(process: Any, grace: float = 10.0) -> None:
+    """Wait for a retired worker to exit (kill it past ``grace`` seconds) so it leaves no zombie behind."""
+    process.join(timeout=grace)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=5)

@@ -113,13 +113,15 @@ def test_kill_9_of_a_worker_at_a_random_point_fails_its_run_with_the_exit_code_a
     wait_for("bystander running", lambda: run_of(base, bystander)["step"] > 0)
     overrides = ENDLESS | ({"dataset": {"kind": "ring", "n": 300_000}} if phase == "start-up" else {})
     victim = create(base, preset="ring-vanilla", overrides=overrides)["id"]
-    delay = RNG.uniform(0, 0.3) if phase == "start-up" else RNG.uniform(0.05, 1.5)
+    delay = RNG.uniform(0, 0.02) if phase == "start-up" else RNG.uniform(0.05, 1.5)
     print(f"{phase}: kill after {delay:.3f} s")
     if phase == "mid-step":
         wait_for("victim training", lambda: run_of(base, victim)["step"] > 0)
     time.sleep(delay)
     kill_worker_of(app, victim)
     assert_killed_run_failed_and_bystander_carries_on(base, victim, bystander)
+    trained = run_of(base, victim)["step"]
+    assert trained == 0 if phase == "start-up" else trained > 0  # it was killed in the phase the test names
     stop(base, bystander)
 
 
