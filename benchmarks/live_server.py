@@ -111,13 +111,6 @@ async def follow(base: str, run_id: str, on_event: Callable[[dict[str, Any], flo
     return received
 
 
-def run_and_follow(base: str, preset: str, overrides: dict[str, Any], device: str | None = None
-                   ) -> list[tuple[float, dict[str, Any]]]:
-    """Start a run and read its stream to the end, from one client."""
-    run_id = create_run(base, preset, overrides, device)
-    return asyncio.run(follow(base, run_id))
-
-
 def checkpoint_rate(events: list[dict[str, Any]], after: float = 0.0) -> tuple[float, int, int]:
     """Steps per second between the first checkpoint event stamped after ``after`` and the last, from the worker's
     own timestamps; with the two checkpoint steps. Checkpoint events are never merged on the way, unlike metrics."""

@@ -7,8 +7,10 @@ hits both sides alike; the figure is the median over pairs of b/a it/s.
 Like with like: both sides train the same config (seed included) with the same torch thread count (the one the
 server gives a run when it trains alone, ``threads_per_run``), and both are timed over the same step window, from
 the end of step c₁ to the end of step c₂, where c₁ and c₂ are the run's first and last checkpoint steps. The
-server side's clock is the worker's own: the wall times stamped on its ``checkpoint`` events, which (unlike
-metrics batches) are never merged on the way to the client. So start-up (process hand-over, dataset and model
+server side's clock is the worker's own: the wall times stamped on its ``checkpoint`` events, read off the hub in
+this process (``Tap``, free to the server). The websocket viewer runs in its own process (``viewers.py``) and
+takes every byte off the socket, as a page would, parsing only status events, so its cost to the 2 cores stays
+small and is not billed to the server's process. So start-up (process hand-over, dataset and model
 building, the first steps' lazy initialisation) is outside both windows, and inside the server's window is
 everything the server adds to training: metric batches, sample/field frames, checkpoints (one save per
 interval; a few ms against seconds of training), the event pump and the websocket — on the same 2 cores.
@@ -26,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.live_server import bare_threads, checkpoint_rate, live_server, run_and_follow, wait_ready
+from benchmarks.live_server import (
+    Server,
+    Tap,
+    Viewers,
+    bare_threads,
+    checkpoint_rate,
+    create_run,
+    live_server,
+    wait_ready,
+)
 
 # checkpoint interval and intervals timed, per preset: windows of 4–6 s on one CPU thread
 WINDOWS = {"ring-vanilla": (500, 4), "ring-unrolled": (150, 3), "digits-dcgan": (250, 2), "fashion-dcgan": (50, 2)}
@@ -59,8 +70,13 @@ def bare(preset: str, config_overrides: dict[str, Any], threads: int) -> float:
     return (last - first) / (ends[last] - ends[first])
 
 
-def served(base: str, preset: str, config_overrides: dict[str, Any]) -> float:
-    rate, _, _ = checkpoint_rate([event for _, event in run_and_follow(base, preset, config_overrides)])
+def served(server: Server, preset: str, config_overrides: dict[str, Any]) -> float:
+    """it/s of a server run streamed to one websocket viewer, between its first and last checkpoint."""
+    run_id = create_run(server.base, preset, config_overrides)
+    tap = Tap(server, run_id)
+    viewer = Viewers(server, run_id, clients=1, timed=0)
+    rate, _, _ = checkpoint_rate(tap.wait_final())
+    viewer.result()
     return rate
 
 
@@ -76,17 +92,16 @@ def main() -> None:
     print("|---|---|---|---|---|")
     medians = {}
     with live_server(warm_workers=1, max_concurrent=1) as server:
-        base = server.base
-        wait_ready(base)
+        wait_ready(server.base)
         for preset in args.presets:
             config_overrides = overrides(preset, args.scale, args.device)
             ratios = []
             for pair in range(args.pairs):
                 if pair % 2 == 0:
                     a = bare(preset, config_overrides, threads)
-                    b = served(base, preset, config_overrides)
+                    b = served(server, preset, config_overrides)
                 else:
-                    b = served(base, preset, config_overrides)
+                    b = served(server, preset, config_overrides)
                     a = bare(preset, config_overrides, threads)
                 ratios.append(b / a)
                 print(f"| {preset} | {pair + 1} | {a:.1f} | {b:.1f} | {b / a:.3f} |", flush=True)

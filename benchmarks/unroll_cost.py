@@ -148,10 +148,11 @@ def main() -> None:
         for k in args.ks:
             rel_ours = ms["ours", second_order, k] / ms["ours", second_order, base]
             rel_ref = ms["ref", second_order, k] / ms["ref", second_order, base]
-            worst = max(worst, rel_ours / rel_ref)
+            if k != base:
+                worst = max(worst, rel_ours / rel_ref)
             print(f"| {order} | {k} | {ms['ours', second_order, k] * 1e3:.2f} | {ms['ref', second_order, k] * 1e3:.2f} "
                   f"| {rel_ours:.2f} | {rel_ref:.2f} | {rel_ours / rel_ref:.3f} |", flush=True)
-    print(f"unroll_cost: worst (ours ÷ K=0) ÷ (reference ÷ K=0) {worst:.3f} over K {args.ks}, both orders")
+    print(f"unroll_cost: worst (ours ÷ K=0) ÷ (reference ÷ K=0) {worst:.3f} over K {args.ks[1:]}, both orders")
 
 
 if __name__ == "__main__":

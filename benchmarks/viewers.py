@@ -2,10 +2,11 @@
 
 All viewers share one asyncio loop. ``--timed`` of them (spread over the connection order) parse every event and
 record its latency: the receive wall time minus the wall time the worker stamped on the event (``time``; one
-machine, one clock). The others only take the bytes off the socket (``decode=False``, no JSON), so the client
-side stays as cheap as a viewer can be and the server, not this process, is what gets measured. Everyone stops
-when a timed viewer sees the run's final status. ``--stalled`` more connect and never read a byte (a frozen
-browser tab): the server must neither block on them nor slow the others. Prints one JSON object:
+machine, one clock). The others only take the bytes off the socket (``decode=False``; JSON only for the small
+status events), so the client side stays as cheap as a viewer can be and the server, not this process, is what
+gets measured. Everyone stops when a viewer sees the run's final status. ``--stalled`` more connect and never
+read a byte (a frozen browser tab): the server must neither block on them nor slow the others. Prints one JSON
+object:
 ``{"connected_at", "latencies": {type: [s, ...]}, "received", "cpu_s"}``.
 
     python benchmarks/viewers.py ws://127.0.0.1:PORT/api/runs/ID/stream [--clients 100] [--timed 10]
@@ -34,6 +35,8 @@ async def viewer(ws: ClientConnection, timed: bool, done: asyncio.Event, out: di
             raw = await ws.recv(decode=False)
             out["received"] += 1
             if not timed:
+                if b'"type":"status"' in raw and json.loads(raw).get("status") in FINAL:
+                    done.set()
                 continue
             now = time.time()
             event = json.loads(raw)
