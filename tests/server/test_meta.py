@@ -30,9 +30,11 @@ def test_presets_lists_every_preset_with_a_valid_config(live_server: str):
     assert ring["effect"].startswith("modes_covered <= 2 and hq_fraction >= 0.2")
 
 
-def test_root_serves_the_web_page(live_server: str):
+def test_root_serves_the_web_page_with_its_modules_and_the_vendored_chart_library(live_server: str):
     response = httpx.get(f"{live_server}/")
-    assert response.status_code == 200 and "ganplay" in response.text and 'data-testid="preset-list"' in response.text
+    assert response.status_code == 200 and "ganplay" in response.text and 'src="/src/main.js"' in response.text
+    for path in ("/src/main.js", "/vendor/uPlot.esm.js", "/vendor/uPlot.min.css"):
+        assert httpx.get(f"{live_server}{path}").status_code == 200, path
 
 
 def test_openapi_describes_every_route_with_a_response_model(live_server: str):
