@@ -55,15 +55,20 @@ def origin_ok(settings: Settings, ws: WebSocket) -> bool:
 
 
 async def admit_websocket(ws: WebSocket) -> bool:
-    """Accept the websocket only with the token (when set) and an acceptable origin; otherwise close it."""
+    """Admit the websocket only with the token (when set) and from an acceptable origin.
+
+    A foreign origin is refused at the handshake (HTTP 403): another site's page learns nothing. A missing or wrong
+    token is accepted and closed at once with 4401 and a reason, sending nothing else, because a browser sees
+    close codes but not handshake statuses, and our own page must be able to say "token needed" rather than retry.
+    """
     settings: Settings = ws.app.state.settings
     if not origin_ok(settings, ws):
         await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
         return False
+    await ws.accept()
     if not token_ok(settings, presented_token(ws.headers, ws.query_params)):
         await ws.close(CLOSE_UNAUTHORISED, "missing or wrong token")
         return False
-    await ws.accept()
     return True
 
 

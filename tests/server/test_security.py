@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.server.conftest import serve
@@ -45,13 +46,22 @@ def test_mutating_calls_need_the_token_and_reads_do_not(server: str):
     stop_and_wait(server, run_id)
 
 
+def refused_with_4401(url: str, **kwargs: Any) -> None:
+    """The socket opens, then closes at once with 4401 and its reason: no snapshot sent, no command read."""
+    with connect(url, **kwargs) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.send(json.dumps({"type": "stop"}))
+            ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        assert closed.value.rcvd.reason == "missing or wrong token"
+
+
 def test_websocket_needs_the_token_and_an_acceptable_origin(server: str):
     created = httpx.post(f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 50}},
                          headers=AUTH)
     run_id = created.json()["id"]
     url = server.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
-    with pytest.raises(InvalidStatus), connect(url) as ws:
-        ws.recv(timeout=5)
+    refused_with_4401(url)
     with pytest.raises(InvalidStatus), connect(f"{url}?token={TOKEN}", origin="http://evil.example") as ws:
         ws.recv(timeout=5)
     same_origin = server  # the page served by this server

@@ -3,6 +3,7 @@
 import { streamUrl } from "./api.js";
 
 const CLOSE_UNKNOWN_RUN = 4404;
+const CLOSE_UNAUTHORISED = 4401; // retrying cannot help: the page needs ?token=
 
 /**
  * @param {string} runId
@@ -27,6 +28,7 @@ export function openStream(runId, { onEvent, onState }) {
     ws.onclose = (event) => {
       if (closed) return;
       if (event.code === CLOSE_UNKNOWN_RUN) { onState("gone", event.reason); return; }
+      if (event.code === CLOSE_UNAUTHORISED) { onState("gone", `${event.reason}: open the page with ?token=…`); return; }
       onState("retrying", `reconnecting in ${(delay / 1000).toFixed(1)} s`);
       timer = setTimeout(connect, delay);
       delay = Math.min(delay * 2, 8000);
