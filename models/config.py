@@ -180,6 +180,9 @@ class TricksConfig(Strict):
 class StreamConfig(Strict):
     metrics_every: int = live(1, "Steps between metric events.", ge=1, le=10_000)
     samples_every: int = live(50, "Steps between sample (and 2D field) frames.", ge=1, le=100_000)
+    max_frames_per_second: float = live(
+        5.0, "At most this many sample/field frames a second, whatever samples_every says: a fast 2D run would "
+        "otherwise spend its time drawing for a page that cannot show more.", gt=0, le=60)
     n_samples: int = live(512, "Points (2D) or images in a sample frame.", ge=1, le=4096)
     field_resolution: int = live(32, "Side of D's output grid in a 2D field frame.", ge=4, le=128)
     eval_every: int = live(100, "Steps between quality measurements.", ge=1, le=100_000)

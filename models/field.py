@@ -14,6 +14,12 @@ from models.losses import LOSSES
 from models.quality2d import mode_counts
 from models.trainer import Trainer
 
+FRAME_DECIMALS = 3  # a thousandth of the data's scale is far below a pixel; full floats made frames 2–3× longer
+
+
+def _rounded(values: torch.Tensor) -> list[Any]:
+    return values.float().round(decimals=FRAME_DECIMALS).tolist()
+
 
 def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[str, Any]:
     """Samples, D's readout on a ``resolution``² grid over the data's bounds (row-major, y from ``ymin`` up) and
@@ -51,10 +57,10 @@ def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[st
     return {
         "bounds": [xmin, xmax, ymin, ymax],
         "resolution": resolution,
-        "d": verdict.reshape(resolution, resolution).tolist(),
-        "samples": samples.detach().tolist(),
-        "directions": direction.tolist(),
-        "real": data.x[:: max(1, data.x.shape[0] // n)][:n].tolist(),
+        "d": _rounded(verdict.reshape(resolution, resolution)),
+        "samples": _rounded(samples.detach()),
+        "directions": _rounded(direction),
+        "real": _rounded(data.x[:: max(1, data.x.shape[0] // n)][:n]),
         "centers": centers,
         "covered": covered,
     }

@@ -138,6 +138,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     monitor = AlertMonitor(modes_total=None if data.centers is None else int(data.centers.shape[0]),
                            classes_total=data.num_classes if data.is_image and data.y is not None else None)
     paused = False
+    last_frame = -float("inf")
     while True:
         while paused or control.poll():
             message = control.recv()  # blocks while paused: a paused run costs no CPU
@@ -178,8 +179,10 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
             out.metrics(metrics)
         for alert in monitor.observe(metrics):
             out.emit("alert", step=alert.step, kind=alert.kind, message=alert.message, cleared=alert.cleared)
-        if step % stream.samples_every == 0 or step == 1:
+        if ((step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second)
+                or step == 1):
             _frames(trainer, out)
+            last_frame = time.monotonic()
         if step % stream.checkpoint_every == 0:
             save(trainer, spec.checkpoint_path)
             out.emit("checkpoint", step=step, path=spec.checkpoint_path)

@@ -94,6 +94,19 @@ def test_2d_run_streams_field_frames(executor: LocalExecutor, events: Events, tm
     events.status("field", "completed")
 
 
+def test_frames_are_capped_at_max_frames_per_second_however_small_samples_every_is(
+        executor: LocalExecutor, events: Events, tmp_path: Path):
+    executor.submit(spec(tmp_path, "capped", steps=1500, stream={"field_resolution": 8, "n_samples": 64,
+                                                                  "samples_every": 1, "max_frames_per_second": 4}))
+    events.status("capped", "running")
+    t0 = time.monotonic()
+    events.status("capped", "completed")
+    elapsed = time.monotonic() - t0
+    frames = [e["step"] for e in events.by_run["capped"] if e["type"] == "field"]
+    assert frames[0] == 1 and len(frames) >= 2, frames
+    assert len(frames) <= 4 * elapsed + 2, (len(frames), elapsed)  # 1500 with samples_every=1 alone
+
+
 def test_patch_is_acknowledged_with_the_step_that_applies_it(executor: LocalExecutor, events: Events,
                                                              tmp_path: Path):
     executor.submit(spec(tmp_path, "patch", steps=100_000))

@@ -204,7 +204,8 @@ def test_samples_before_any_checkpoint_is_409(server: str):
 
 
 def test_a_client_that_never_reads_does_not_starve_another_client_or_the_run(server: str):
-    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"samples_every": 5}})
+    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"samples_every": 5,
+                                                                             "max_frames_per_second": 60}})
     url = ws_url(server, run["id"])
     stalled = connect(url, max_queue=1)  # reads nothing: the server's sends to it back up
     try:
