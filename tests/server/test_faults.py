@@ -127,20 +127,22 @@ def test_kill_9_of_a_worker_at_a_random_point_fails_its_run_with_the_exit_code_a
 
 def test_kill_9_during_a_checkpoint_write_leaves_the_previous_checkpoint_good_and_no_partial_file(
         killing: tuple[str, Any, Path]):
-    """A run writing a ~3 MB checkpoint every step is killed at random moments until one lands mid-write (a temp
-    file is there at the kill): the run is ``failed``; checkpoint.pt is never half-written — it loads, samples are
-    served from it, a fork starts from it; the killed write's temp file is removed once the run is failed."""
+    """A run writing a ~3 MB checkpoint every step is killed the moment a checkpoint's temp file is seen (retried
+    until the kill lands with the write still open): the run is ``failed``; checkpoint.pt is never half-written —
+    it loads, samples are served from it, a fork starts from it; the killed write's temp file is removed once the
+    run is failed."""
     base, app, data = killing
     bystander = create(base, preset="ring-vanilla", overrides=ENDLESS)["id"]
     big = ENDLESS | {"model": {"hidden": 256, "layers": 3}, "stream": {"checkpoint_every": 1}}
     for attempt in range(5):
         victim = create(base, preset="ring-vanilla", overrides=big)["id"]
         wait_checkpoint(base, victim)
-        delay = RNG.uniform(0, 0.5)
-        time.sleep(delay)
+        deadline = time.monotonic() + 5
+        while not partial_files(data, victim) and time.monotonic() < deadline:
+            pass  # spin: a write is open for milliseconds, a sleeping poll would mostly miss it
         kill_worker_of(app, victim)
         mid_write = partial_files(data, victim)
-        print(f"attempt {attempt}: kill after {delay:.3f} s; partial files {mid_write}")
+        print(f"attempt {attempt}: partial files at the kill {mid_write}")
         assert_killed_run_failed_and_bystander_carries_on(base, victim, bystander)
         state = load_checkpoint(checkpoint_path(data, victim))
         assert state["step"] >= run_of(base, victim)["checkpoint_step"]
