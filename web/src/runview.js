@@ -25,6 +25,7 @@ export function createRunView({ runId, schema, navigate }) {
   /** @type {any} */
   let run = null;
   let alerts = [];
+  let statusEvents = 0; // status events seen on the stream (see control())
   let field = null, fieldDirty = false;
   let imageMode = false;
   let configDirty = false; // controls are rewritten only when the config changed, never mid-drag
@@ -93,6 +94,7 @@ export function createRunView({ runId, schema, navigate }) {
         if (e.png) { imageMode = true; imagePanel.frame(e); } else { field = e; fieldDirty = true; }
         break;
       case "status":
+        statusEvents += 1;
         if (run) { run.status = e.status; if (e.step != null) run.step = e.step; run.reason = e.reason ?? run.reason; }
         break;
       case "config":
@@ -156,10 +158,15 @@ export function createRunView({ runId, schema, navigate }) {
     stream.send({ type: "patch", patch, id: `p${++patchSeq}` });
   }
 
+  /** The stream is the source of truth for status: the 202 reply carries the run as it was when the action was
+   * accepted, which is stale once the worker's own status event has come in (it often beats the reply). The reply
+   * is only used where the stream said nothing meanwhile (e.g. an interrupted run put back in the queue). */
   async function control(action) {
     message.textContent = "";
+    const seen = statusEvents;
     try {
-      run = { ...run, ...(await api(`/api/runs/${runId}/${action}`, { method: "POST" })) };
+      const reply = await api(`/api/runs/${runId}/${action}`, { method: "POST" });
+      if (statusEvents === seen) run = { ...run, ...reply };
       schedule();
     } catch (err) {
       message.textContent = err.message;
