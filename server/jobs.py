@@ -7,10 +7,14 @@ hub publication, in that order, so a snapshot taken from the database never miss
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
+import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +25,9 @@ from models.checkpoint import CheckpointError, load_checkpoint
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from server.db import repository as repo
 from server.db.engine import DATABASE_ERRORS
-from server.executor import Executor
+from server.executor import FINAL_STATUSES, Executor
 from server.hub import Hub
-from server.worker import RunSpec, checkpoint_path, snapshots_dir
+from server.worker import RunSpec, checkpoint_path, run_dir, snapshots_dir
 
 FLUSH_SECONDS = 1.0
 FLUSH_ROWS = 2000
@@ -41,6 +45,25 @@ class InvalidStateError(RuntimeError):
 
 class QuotaError(RuntimeError):
     """The client already has its maximum of live runs (HTTP 429)."""
+
+
+@contextmanager
+def pinned_checkpoint(source: Path) -> Iterator[Path]:
+    """The checkpoint at ``source`` as it is now, under a name of its own beside it: a hard link (no copy) to the
+    file the parent's next atomic save replaces by rename. A fork moves it into its own folder, so it starts from
+    the step it was forked at even when it waits in the queue while the parent trains on, or the parent is deleted
+    meanwhile. Removed on the way out unless moved."""
+    staged = source.parent.parent / f".fork-{uuid.uuid4().hex}.tmp"
+    try:
+        os.link(source, staged)
+    except FileNotFoundError:
+        raise InvalidStateError(f"{source.parent.name} has no checkpoint yet to fork from") from None
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, staged)
+    try:
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def checkpoint_config(path: Path) -> RunConfig:
@@ -108,15 +131,22 @@ class JobManager:
             source = checkpoint_path(self.data_dir, parent_id)
             if parent.checkpoint_step is None or not source.exists():
                 raise InvalidStateError(f"run {parent_id} has no checkpoint yet to fork from")
-            # The checkpoint's own config, not the parent's latest: a patch made after the checkpoint is not in
-            # those weights, and the worker builds the fork from the same checkpoint config plus the overrides.
-            base = checkpoint_config(source)
-            config = apply_patch(base, overrides, live_only=False) if overrides else base
-            run = repo.create_run(session, config=config.model_dump(mode="json"), preset=parent.preset,
-                                  parent_id=parent_id, parent_step=parent.checkpoint_step, client=client)
-            session.commit()
-            run_id = run.id
-        self.executor.submit(self._spec(run_id, config, resume_from=str(source), overrides=overrides or None))
+            with pinned_checkpoint(source) as staged:
+                # The checkpoint's own config and step, not the parent's latest: a patch made after the checkpoint
+                # is not in those weights, and the worker builds the fork from the same checkpoint plus overrides.
+                try:
+                    state = load_checkpoint(staged)
+                except CheckpointError as e:
+                    raise InvalidStateError(str(e)) from None
+                config = apply_patch(state["config"], overrides, live_only=False) if overrides else state["config"]
+                run = repo.create_run(session, config=config.model_dump(mode="json"), preset=parent.preset,
+                                      parent_id=parent_id, parent_step=int(state["step"]), client=client)
+                session.commit()
+                run_id = run.id
+                pinned = checkpoint_path(self.data_dir, run_id)
+                pinned.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, pinned)
+        self.executor.submit(self._spec(run_id, config, resume_from=str(pinned), overrides=overrides or None))
         return run_id
 
     def resume_interrupted(self, run_id: str) -> None:
@@ -130,7 +160,11 @@ class JobManager:
             repo.set_status(session, run_id, "queued")
             session.commit()
             config = parse_config(run.config)
-        self.executor.submit(self._spec(run_id, config, resume_from=str(source) if source.exists() else None))
+            # A fork interrupted before its first checkpoint holds only its parent's (pinned at the fork): it starts
+            # as the fork did, the parent's weights under its own config, rather than resuming the parent's run.
+            overrides = run.config if run.parent_id and run.checkpoint_step is None else None
+        self.executor.submit(self._spec(run_id, config, resume_from=str(source) if source.exists() else None,
+                                        overrides=overrides))
 
     def patch(self, run_id: str, patch: dict[str, Any], patch_id: str | None = None) -> RunConfig:
         """Validate against the run's config now (ConfigError → 422); the worker applies it at its next step."""
@@ -155,13 +189,18 @@ class JobManager:
         return None
 
     def delete(self, run_id: str) -> None:
+        """The run's rows now; its files now too, or, while its worker may still write them, once its final status
+        arrives (see ``_persist_or_keep``)."""
         with self.sessions() as session:
             run = self._get(session, run_id)
-            if run.status in LIVE_STATUSES:
+            live = run.status in LIVE_STATUSES
+            if live:
                 self.executor.send(run_id, {"type": "stop"})
             repo.delete_run(session, run_id)
             session.commit()
         self._frames.pop(run_id, None)
+        if not live:
+            shutil.rmtree(run_dir(self.data_dir, run_id), ignore_errors=True)
 
     def latest_frames(self, run_id: str) -> list[dict[str, Any]]:
         """The newest sample and field frames of a run, for a new subscriber's snapshot."""
@@ -205,8 +244,8 @@ class JobManager:
             return
         try:
             self._persist(event)
-        except repo.RunNotFoundError:  # the run was deleted while its worker was still reporting: its last
-            self._frames.pop(event["run_id"], None)  # status comes after its last frame, so none is kept for good
+        except repo.RunNotFoundError:  # the run was deleted while its worker was still reporting
+            self._forget_deleted(event)
         except DATABASE_ERRORS as e:
             print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')} (will retry): {e}")
             if event["type"] != "metrics":  # metric rows are already back in the pending batch
@@ -219,12 +258,19 @@ class JobManager:
             try:
                 self._persist(self._unpersisted[0])
             except repo.RunNotFoundError:  # deleted meanwhile: nothing to keep
-                self._frames.pop(self._unpersisted[0]["run_id"], None)
+                self._forget_deleted(self._unpersisted[0])
             except DATABASE_ERRORS:
                 return
             except Exception as e:
                 print(f"ganplay: dropped {self._unpersisted[0].get('type')} event: {e}")
             self._unpersisted.pop(0)
+
+    def _forget_deleted(self, event: dict[str, Any]) -> None:
+        """An event of a deleted run. Its final status comes after its last frame and its worker's last write, so
+        then neither the frames kept for new subscribers nor its files are kept."""
+        self._frames.pop(event["run_id"], None)
+        if event["type"] == "status" and event["status"] in FINAL_STATUSES:
+            shutil.rmtree(run_dir(self.data_dir, event["run_id"]), ignore_errors=True)
 
     def _persist(self, event: dict[str, Any]) -> None:
         run_id, kind = event["run_id"], event["type"]

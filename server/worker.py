@@ -206,10 +206,15 @@ def _frames(trainer: Any, out: Emitter) -> None:
                  **field_frame(trainer, stream.n_samples, stream.field_resolution, seed))
 
 
+def run_dir(data_dir: Path, run_id: str) -> Path:
+    """Everything a run keeps on disk: its checkpoint and its image snapshots."""
+    return Path(data_dir) / "runs" / run_id
+
+
 def checkpoint_path(data_dir: Path, run_id: str) -> Path:
-    return data_dir / "runs" / run_id / "checkpoint.pt"
+    return run_dir(data_dir, run_id) / "checkpoint.pt"
 
 
 def snapshots_dir(data_dir: Path, run_id: str) -> Path:
     """Where an image run's sample frames are kept, one ``{step:08d}.png`` each, for scrubbing back through it."""
-    return data_dir / "runs" / run_id / "samples"
+    return run_dir(data_dir, run_id) / "samples"
