@@ -11,6 +11,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ def live_server(**settings: Any) -> Iterator[Server]:
         yield Server(base, apps[0])
     finally:
         next(server, None)
+        shutil.rmtree(data, ignore_errors=True)  # checkpoints and a database per server: 80 of them filled /tmp
 
 
 class Tap:
