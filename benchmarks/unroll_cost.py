@@ -7,11 +7,13 @@ divided by the same implementation's K = 0 step: that relative cost, ours ÷ the
 D's parameters (``torch.func.functional_call``, ``create_graph`` for second order) on a fixed minibatch,
 continuing D's own Adam moments, and G's non-saturating loss against the unrolled D. Ours is ``Trainer.step()``,
 which also computes its metrics (gradient norms, D(x), D(G(z)); quality measurements are pushed out of the window)
-— a constant per step that slightly flatters our relative cost, so absolute ms are printed too. Ours and the
-reference alternate per K, on the same thread count; each is timed for at least ``--min-seconds`` per round and
-the fastest of ``--rounds`` rounds is kept.
+— a constant per step that slightly flatters our relative cost, so absolute ms are printed too. The four step
+times behind one ratio (ours and the reference, at K = 0 and at K) are taken back to back in each of ``--rounds``
+rounds, on the same thread count, and the figure is the median of the rounds' ratios: on a shared machine a
+burst of other work then moves all four terms of a ratio, not one of them (timing K = 0 and K minutes apart moved
+the ratio by 10–30%).
 
-    python benchmarks/unroll_cost.py [--steps 40] [--min-seconds 0.5] [--rounds 3] [--ks 0 1 5 10]
+    python benchmarks/unroll_cost.py [--rounds 7] [--min-seconds 0.2] [--steps 5] [--ks 1 5 10]
                                       [--threads 1] [--device cpu]
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import time
 from collections.abc import Callable
 
@@ -111,10 +114,7 @@ def ours(k: int, second_order: bool, device: str) -> Callable[[], object]:
 
 
 def seconds_per_step(step: Callable[[], object], steps: int, min_seconds: float) -> float:
-    """At least ``steps`` steps and ``min_seconds`` of them: a K = 0 step takes ~2 ms, so a fixed step count timed
-    it over a few tens of milliseconds, where one scheduler hiccup on a shared machine moved the ratio by 10%."""
-    for _ in range(5):  # warm-up: lazy initialisation, our step 1's quality measurement, Adam's first moments
-        step()
+    """At least ``steps`` steps and ``min_seconds`` of them (a K = 0 step takes ~2 ms)."""
     done, started = 0, time.perf_counter()
     while done < steps or time.perf_counter() - started < min_seconds:
         step()
@@ -122,43 +122,52 @@ def seconds_per_step(step: Callable[[], object], steps: int, min_seconds: float)
     return (time.perf_counter() - started) / done
 
 
+def measure(k: int, second_order: bool, device: str, rounds: int, steps: int, min_seconds: float
+            ) -> tuple[float, dict[str, float]]:
+    """The median over rounds of (ours_K ÷ ours_0) ÷ (reference_K ÷ reference_0), the four timed back to back in
+    each round (in a rotating order), so the four terms of one ratio share the machine's load of the moment;
+    and each side's fastest step time."""
+    steppers = {"ours 0": ours(0, second_order, device), "ref 0": Reference(0, second_order, torch.device(device)).step,
+                "ours K": ours(k, second_order, device), "ref K": Reference(k, second_order, torch.device(device)).step}
+    for step in steppers.values():
+        for _ in range(5):  # warm-up: lazy initialisation, our step 1's quality measurement, Adam's first moments
+            step()
+    names = list(steppers)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    ratios = []
+    for r in range(rounds):
+        for name in names[r % 4:] + names[: r % 4]:
+            times[name].append(seconds_per_step(steppers[name], steps, min_seconds))
+        t = {name: values[-1] for name, values in times.items()}
+        ratios.append((t["ours K"] / t["ours 0"]) / (t["ref K"] / t["ref 0"]))
+    return statistics.median(ratios), {name: min(values) for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--ks", nargs="+", type=int, default=[0, 1, 5, 10])
-    parser.add_argument("--min-seconds", type=float, default=0.5, help="least time spent timing one measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of ours and the reference per K")
+    parser.add_argument("--steps", type=int, default=5, help="least steps in one measurement")
+    parser.add_argument("--min-seconds", type=float, default=0.2, help="least time spent timing one measurement")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of the four measurements per K")
+    parser.add_argument("--ks", nargs="+", type=int, default=[1, 5, 10], help="K > 0, each against K = 0")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    device = torch.device(args.device)
-    ms: dict[tuple[str, bool, int], float] = {}
-    for second_order in (True, False):
-        for k in args.ks:
-            a, b = [], []
-            for r in range(args.rounds):
-                step_ours, step_ref = ours(k, second_order, args.device), Reference(k, second_order, device).step
-                pair = [(a, step_ours), (b, step_ref)]
-                for out, step in pair if r % 2 == 0 else pair[::-1]:
-                    out.append(seconds_per_step(step, args.steps, args.min_seconds))
-            # the fastest round of each: other work on a shared machine only ever adds time to a round
-            ms["ours", second_order, k], ms["ref", second_order, k] = min(a), min(b)
-    print("| order | K | ours ms | reference ms | ours ÷ K=0 | reference ÷ K=0 | ratio of the two |")
+    print("| order | K | ours ms (K = 0 → K) | reference ms (K = 0 → K) | ours ÷ K=0 | reference ÷ K=0 "
+          "| ratio of the two (median of rounds) |")
     print("|---|---|---|---|---|---|---|")
     worst = 0.0
-    base = args.ks[0]
     for second_order in (True, False):
-        order = "second" if second_order else "first"
         for k in args.ks:
-            rel_ours = ms["ours", second_order, k] / ms["ours", second_order, base]
-            rel_ref = ms["ref", second_order, k] / ms["ref", second_order, base]
-            if k != base:
-                worst = max(worst, rel_ours / rel_ref)
-            print(f"| {order} | {k} | {ms['ours', second_order, k] * 1e3:.2f} | {ms['ref', second_order, k] * 1e3:.2f} "
-                  f"| {rel_ours:.2f} | {rel_ref:.2f} | {rel_ours / rel_ref:.3f} |", flush=True)
-    print(f"unroll_cost: worst (ours ÷ K=0) ÷ (reference ÷ K=0) {worst:.3f} over K {args.ks[1:]}, both orders")
+            ratio, best = measure(k, second_order, args.device, args.rounds, args.steps, args.min_seconds)
+            worst = max(worst, ratio)
+            print(f"| {'second' if second_order else 'first'} | {k} "
+                  f"| {best['ours 0'] * 1e3:.2f} → {best['ours K'] * 1e3:.2f} "
+                  f"| {best['ref 0'] * 1e3:.2f} → {best['ref K'] * 1e3:.2f} "
+                  f"| {best['ours K'] / best['ours 0']:.2f} | {best['ref K'] / best['ref 0']:.2f} | {ratio:.3f} |",
+                  flush=True)
+    print(f"unroll_cost: worst (ours ÷ K=0) ÷ (reference ÷ K=0) {worst:.3f} over K {args.ks}, both orders")
 
 
 if __name__ == "__main__":
