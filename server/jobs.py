@@ -86,6 +86,7 @@ class JobManager:
         self._frames: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # run → kind → newest frame
         self._last_flush = time.monotonic()
         self._unpersisted: list[dict[str, Any]] = []  # events the database refused, retried in order
+        self._deleting: set[str] = set()  # deleted while live: files removed when the final status comes
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
 
@@ -189,17 +190,24 @@ class JobManager:
         return None
 
     def delete(self, run_id: str) -> None:
-        """The run's rows now; its files now too, or, while its worker may still write them, once its final status
-        arrives (see ``_persist_or_keep``)."""
-        with self.sessions() as session:
-            run = self._get(session, run_id)
-            live = run.status in LIVE_STATUSES
-            if live:
-                self.executor.send(run_id, {"type": "stop"})
-            repo.delete_run(session, run_id)
-            session.commit()
+        """The run's rows now; its files now too, or, while its worker may still write them, once the pump has
+        seen its final status. The run is marked before its status is read, so a final status that the pump
+        handles at any moment of this call is either seen here (not live) or finds the mark there."""
+        self._deleting.add(run_id)
+        try:
+            with self.sessions() as session:
+                run = self._get(session, run_id)
+                live = run.status in LIVE_STATUSES
+                if live:
+                    self.executor.send(run_id, {"type": "stop"})
+                repo.delete_run(session, run_id)
+                session.commit()
+        except BaseException:
+            self._deleting.discard(run_id)
+            raise
         self._frames.pop(run_id, None)
         if not live:
+            self._deleting.discard(run_id)
             shutil.rmtree(run_dir(self.data_dir, run_id), ignore_errors=True)
 
     def latest_frames(self, run_id: str) -> list[dict[str, Any]]:
@@ -227,6 +235,7 @@ class JobManager:
             event = self.executor.next_event(0.1)
             if event is not None and "run_id" in event:
                 self._persist_or_keep(event)
+                self._remove_files_if_deleted(event)
                 if self.hub is not None:
                     self.hub.publish(event["run_id"], event)
             if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
@@ -265,12 +274,15 @@ class JobManager:
                 print(f"ganplay: dropped {self._unpersisted[0].get('type')} event: {e}")
             self._unpersisted.pop(0)
 
-    def _forget_deleted(self, event: dict[str, Any]) -> None:
-        """An event of a deleted run. Its final status comes after its last frame and its worker's last write, so
-        then neither the frames kept for new subscribers nor its files are kept."""
-        self._frames.pop(event["run_id"], None)
-        if event["type"] == "status" and event["status"] in FINAL_STATUSES:
+    def _remove_files_if_deleted(self, event: dict[str, Any]) -> None:
+        """The final status of a run deleted while live: its worker's last write came before it."""
+        if event["type"] == "status" and event["status"] in FINAL_STATUSES and event["run_id"] in self._deleting:
+            self._deleting.discard(event["run_id"])
             shutil.rmtree(run_dir(self.data_dir, event["run_id"]), ignore_errors=True)
+
+    def _forget_deleted(self, event: dict[str, Any]) -> None:
+        """An event of a deleted run: its final status comes after its last frame, so none is kept for good."""
+        self._frames.pop(event["run_id"], None)
 
     def _persist(self, event: dict[str, Any]) -> None:
         run_id, kind = event["run_id"], event["type"]

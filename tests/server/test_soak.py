@@ -4,7 +4,7 @@ random, against one real server (in this process) with real workers and SQLite.
 Expected outcome afterwards: every run deleted and none left training; no leaked worker processes (every child
 process is a pooled worker the executor knows, at most ``warm + max_concurrent`` of them, no zombies); open file
 descriptors back within ``FD_SLACK`` of the baseline; RSS grown by at most ``RSS_GROWTH_MB``; no websocket
-subscriber and no cached frame left behind for a deleted run. ``make soak`` runs 200 runs with 50 clients; CI a
+subscriber, no cached frame and no file left behind for a deleted run. ``make soak`` runs 200 runs with 50 clients; CI a
 short variant (20 runs, 10 clients).
 """
 
@@ -126,8 +126,8 @@ def process_figures() -> tuple[int, float, list[psutil.Process]]:
     return me.num_fds(), me.memory_info().rss / 2**20, me.children(recursive=True)
 
 
-def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, parents: int, clients: int, drivers: int = 3
-              ) -> dict[str, Any]:
+def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], parents: int,
+              clients: int, drivers: int = 3) -> dict[str, Any]:
     rng = random.Random(7)
     lifecycle(soak, rng)  # warm-up: lazy imports and caches belong to the baseline
     settle(soak)
@@ -166,7 +166,8 @@ def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, parents: int, client
     figures = {"runs": soak.created - 2, "clients": clients, "viewer_sessions": soak.viewers,
                "seconds": round(time.monotonic() - started, 1), "fds": (fds0, fds1), "rss_mb": (round(rss0),
                                                                                               round(rss1))}
-    print(f"soak figures: {figures}")
+    with capsys.disabled():  # on the terminal even when the test passes: `make soak`'s figures are what it is for
+        print(f"\nsoak figures: {figures}")
     executor = soak.app.state.jobs.executor
     known = {w.process.pid for w in executor._idle} | {w.process.pid for w in executor._active.values()}
     zombies = [c.pid for c in children if c.status() == psutil.STATUS_ZOMBIE]
@@ -179,6 +180,9 @@ def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, parents: int, client
     assert httpx.get(f"{soak.base}/api/runs").json() == []
     assert not soak.app.state.hub._subscribers, "subscribers left behind"
     assert not soak.app.state.jobs._frames, "frames of deleted runs left behind"
+    runs_dir = soak.app.state.jobs.data_dir / "runs"
+    left = sorted(p.name for p in runs_dir.iterdir()) if runs_dir.exists() else []
+    assert left == [], f"files of deleted runs (or staged forks) left on disk: {left[:5]}"
     assert soak.errors == [], soak.errors[:5]
     logged = [f"{r.name}: {r.getMessage()}" for r in caplog.records  # the server's, not this test's clients'
               if r.levelno >= logging.ERROR and not r.name.startswith("websockets.client")]
@@ -188,19 +192,21 @@ def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, parents: int, client
 
 def test_short_soak_of_20_runs_and_10_clients_leaks_no_process_fd_or_memory(soak_server: Soak,
                                                                              caplog: pytest.LogCaptureFixture,
+                                                                             capsys: pytest.CaptureFixture[str],
                                                                              monkeypatch: pytest.MonkeyPatch):
     """CI variant: 20 runs (10 parents, each forked) with 10 websocket clients coming and going; the server logs
     no error for the clients that vanish. Workers retire after 3 runs here (20 normally), so retiring is
     exercised: a retired worker used to stay a zombie."""
     monkeypatch.setattr("server.executor.RUNS_PER_WORKER", 3)
-    figures = soak_runs(soak_server, caplog, parents=10, clients=10)
+    figures = soak_runs(soak_server, caplog, capsys, parents=10, clients=10)
     assert figures["runs"] == 20
 
 
 @pytest.mark.soak
 def test_soak_of_200_runs_and_50_clients_leaks_no_process_fd_or_memory(soak_server: Soak,
-                                                                        caplog: pytest.LogCaptureFixture):
+                                                                        caplog: pytest.LogCaptureFixture,
+                                                                        capsys: pytest.CaptureFixture[str]):
     """200 runs (100 parents, each forked) streamed, stopped and deleted with 50 websocket clients coming and
     going at random; the server logs no error."""
-    figures = soak_runs(soak_server, caplog, parents=100, clients=50)
+    figures = soak_runs(soak_server, caplog, capsys, parents=100, clients=50)
     assert figures["runs"] == 200
