@@ -66,10 +66,10 @@ def pinned_checkpoint(source: Path) -> Iterator[Path]:
         staged.unlink(missing_ok=True)
 
 
-def checkpoint_config(path: Path) -> RunConfig:
-    """The config stored in a checkpoint; an unreadable checkpoint cannot be forked (409)."""
+def readable_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's contents; an unreadable one can be neither forked nor resumed (409)."""
     try:
-        return load_checkpoint(path)["config"]
+        return load_checkpoint(path)
     except CheckpointError as e:
         raise InvalidStateError(str(e)) from None
 
@@ -135,10 +135,7 @@ class JobManager:
             with pinned_checkpoint(source) as staged:
                 # The checkpoint's own config and step, not the parent's latest: a patch made after the checkpoint
                 # is not in those weights, and the worker builds the fork from the same checkpoint plus overrides.
-                try:
-                    state = load_checkpoint(staged)
-                except CheckpointError as e:
-                    raise InvalidStateError(str(e)) from None
+                state = readable_checkpoint(staged)
                 config = apply_patch(state["config"], overrides, live_only=False) if overrides else state["config"]
                 run = repo.create_run(session, config=config.model_dump(mode="json"), preset=parent.preset,
                                       parent_id=parent_id, parent_step=int(state["step"]), client=client)
@@ -157,7 +154,7 @@ class JobManager:
                 raise InvalidStateError(f"run {run_id} is {run.status}, not interrupted")
             source = checkpoint_path(self.data_dir, run_id)
             if source.exists():
-                checkpoint_config(source)  # unreadable: 409 now, and the run stays interrupted
+                readable_checkpoint(source)  # unreadable: 409 now, and the run stays interrupted
             repo.set_status(session, run_id, "queued")
             session.commit()
             config = parse_config(run.config)
@@ -276,7 +273,7 @@ class JobManager:
 
     def _remove_files_if_deleted(self, event: dict[str, Any]) -> None:
         """The final status of a run deleted while live: its worker's last write came before it."""
-        if event["type"] == "status" and event["status"] in FINAL_STATUSES and event["run_id"] in self._deleting:
+        if event["run_id"] in self._deleting and event["type"] == "status" and event["status"] in FINAL_STATUSES:
             self._deleting.discard(event["run_id"])
             shutil.rmtree(run_dir(self.data_dir, event["run_id"]), ignore_errors=True)
 
