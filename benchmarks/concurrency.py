@@ -87,11 +87,18 @@ def main() -> None:
     print("| runs submitted | aggregate it/s | × one run alone | bare loops: × one alone |")
     print("|---|---|---|---|")
     for n in args.runs:
-        print(f"| {n} | {statistics.fmean(rates[n]):.0f} | {statistics.fmean(rates[n]) / alone:.2f} "
-              f"| {statistics.fmean(bare[n]) / bare_alone:.2f} |")
-    print("concurrency: " + ", ".join(f"{n} runs {statistics.fmean(rates[n]) / alone:.2f}× (bare "
-                                      f"{statistics.fmean(bare[n]) / bare_alone:.2f}×)" for n in args.runs[1:])
-          + f" one run's it/s (max_concurrent {slots})")
+        print(
+            f"| {n} | {statistics.fmean(rates[n]):.0f} | {statistics.fmean(rates[n]) / alone:.2f} "
+            f"| {statistics.fmean(bare[n]) / bare_alone:.2f} |"
+        )
+    print(
+        "concurrency: "
+        + ", ".join(
+            f"{n} runs {statistics.fmean(rates[n]) / alone:.2f}× (bare {statistics.fmean(bare[n]) / bare_alone:.2f}×)"
+            for n in args.runs[1:]
+        )
+        + f" one run's it/s (max_concurrent {slots})"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,7 @@ from benchmarks.live_server import (
 )
 
 
-def watched(server: Server, viewers: int, steps: int, stalled: int = 0, device: str | None = None
-            ) -> dict[str, Any]:
+def watched(server: Server, viewers: int, steps: int, stalled: int = 0, device: str | None = None) -> dict[str, Any]:
     """One run under ``viewers`` (0: nobody but the in-process tap): it/s, latencies, CPU."""
     run_id = create_run(server.base, "ring-vanilla", {"steps": steps, "stream": {"checkpoint_every": 250}}, device)
     tap = Tap(server, run_id)
@@ -54,8 +53,11 @@ def watched(server: Server, viewers: int, steps: int, stalled: int = 0, device: 
     events = tap.wait_final()
     cpu1, wall1 = me.cpu_times(), time.time()
     rate, first, last = checkpoint_rate(events, after=since)
-    out: dict[str, Any] = {"rate": rate, "window": (first, last),
-                           "server_cpu": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (wall1 - wall0)}
+    out: dict[str, Any] = {
+        "rate": rate,
+        "window": (first, last),
+        "server_cpu": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (wall1 - wall0),
+    }
     if group:
         result = group.result()
         out["latencies"] = [s for kind in result["latencies"].values() for s in kind]
@@ -86,11 +88,15 @@ def main() -> None:
             ratio = seen["rate"] / alone["rate"]
             p50, p95 = (percentile(seen["latencies"], q) * 1000 for q in (50, 95))
             figures[label] = (ratio, p95)
-            print(f"| {label} | {alone['rate']:.0f} | {seen['rate']:.0f} | {ratio:.3f} | {p50:.0f} / {p95:.0f} "
-                  f"| {seen['server_cpu']:.0%} (alone {alone['server_cpu']:.0%}) | {seen['client_cpu']:.0%} |",
-                  flush=True)
-    print("fanout: " + ", ".join(f"{label} viewers it/s ratio {r:.2f} p95 {p:.0f} ms"
-                                 for label, (r, p) in figures.items()))
+            print(
+                f"| {label} | {alone['rate']:.0f} | {seen['rate']:.0f} | {ratio:.3f} | {p50:.0f} / {p95:.0f} "
+                f"| {seen['server_cpu']:.0%} (alone {alone['server_cpu']:.0%}) | {seen['client_cpu']:.0%} |",
+                flush=True,
+            )
+    print(
+        "fanout: "
+        + ", ".join(f"{label} viewers it/s ratio {r:.2f} p95 {p:.0f} ms" for label, (r, p) in figures.items())
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,10 @@ def first_point(base: str, device: str | None) -> float:
 
 def summary(label: str, latencies: list[float]) -> tuple[float, float]:
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    print(f"| {label} | {len(latencies)} | {p50 * 1000:.0f} | {p95 * 1000:.0f} | {max(latencies) * 1000:.0f} |",
-          flush=True)
+    print(
+        f"| {label} | {len(latencies)} | {p50 * 1000:.0f} | {p95 * 1000:.0f} | {max(latencies) * 1000:.0f} |",
+        flush=True,
+    )
     return p50, p95
 
 

@@ -30,10 +30,17 @@ def lesson(preset: str, seed: int) -> dict:
     run = run_preset(preset, seed)
     first = next((i for i, (_, m) in enumerate(run.trajectory) if effect.holds(m)), None)
     after = run.trajectory[first:] if first is not None else []
-    return {"preset": preset, "seed": seed, "first_s": run.trajectory[first][0] if first is not None else math.nan,
-            "held_after": sum(effect.holds(m) for _, m in after) / len(after) if after else 0.0,
-            "final": effect.holds(run.final), "value": run.final.get(effect.conditions[0][0], math.nan),
-            "wall": run.wall, "it_per_s": run.it_per_s, "effect": str(effect)}
+    return {
+        "preset": preset,
+        "seed": seed,
+        "first_s": run.trajectory[first][0] if first is not None else math.nan,
+        "held_after": sum(effect.holds(m) for _, m in after) / len(after) if after else 0.0,
+        "final": effect.holds(run.final),
+        "value": run.final.get(effect.conditions[0][0], math.nan),
+        "wall": run.wall,
+        "it_per_s": run.it_per_s,
+        "effect": str(effect),
+    }
 
 
 def main() -> None:
@@ -48,18 +55,22 @@ def main() -> None:
     jobs = [(p, s) for p in args.presets for s in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lesson, *zip(*jobs)))
-    print("| preset | effect | shows in (s, worst seed) | held after it shows | holds at the end | final (1st metric) "
-          "| wall s | it/s |")
+    print(
+        "| preset | effect | shows in (s, worst seed) | held after it shows | holds at the end | final (1st metric) "
+        "| wall s | it/s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     worst_overall = 0.0
     for preset in args.presets:
         rows = [r for r in results if r["preset"] == preset]
         worst = max(r["first_s"] for r in rows)
         worst_overall = max(worst_overall, worst) if not math.isnan(worst) else math.inf
-        print(f"| {preset} | {rows[0]['effect']} | {worst:.1f} | "
-              f"{statistics.fmean(r['held_after'] for r in rows):.0%} | {sum(r['final'] for r in rows)}/{len(rows)} "
-              f"| {statistics.fmean(r['value'] for r in rows):.3g} | {statistics.fmean(r['wall'] for r in rows):.1f} "
-              f"| {statistics.fmean(r['it_per_s'] for r in rows):.0f} |")
+        print(
+            f"| {preset} | {rows[0]['effect']} | {worst:.1f} | "
+            f"{statistics.fmean(r['held_after'] for r in rows):.0%} | {sum(r['final'] for r in rows)}/{len(rows)} "
+            f"| {statistics.fmean(r['value'] for r in rows):.3g} | {statistics.fmean(r['wall'] for r in rows):.1f} "
+            f"| {statistics.fmean(r['it_per_s'] for r in rows):.0f} |"
+        )
     print(f"lessons2d: every effect shown within {worst_overall:.1f} s")
 
 

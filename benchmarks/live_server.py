@@ -95,8 +95,9 @@ def create_run(base: str, preset: str, overrides: dict[str, Any], device: str | 
     return response.json()["id"]
 
 
-async def follow(base: str, run_id: str, on_event: Callable[[dict[str, Any], float], bool | None] | None = None,
-                 timeout: float = 300) -> list[tuple[float, dict[str, Any]]]:
+async def follow(
+    base: str, run_id: str, on_event: Callable[[dict[str, Any], float], bool | None] | None = None, timeout: float = 300
+) -> list[tuple[float, dict[str, Any]]]:
     """Read a run's stream until its final status (or until ``on_event`` returns True); every event with the
     wall time (``time.time()``, the clock the worker stamps events with) at which it was received."""
     received: list[tuple[float, dict[str, Any]]] = []
@@ -156,13 +157,26 @@ class Viewers:
     permessage-deflate: what a browser gets from ``ganplay serve`` (``ws_compression`` off), which the tests'
     ``serve`` helper, at uvicorn's default, would otherwise negotiate."""
 
-    def __init__(self, server: Server, run_id: str, clients: int, timed: int = 10, stalled: int = 0,
-                 deflate: bool = False):
+    def __init__(
+        self, server: Server, run_id: str, clients: int, timed: int = 10, stalled: int = 0, deflate: bool = False
+    ):
         script = Path(__file__).with_name("viewers.py")
-        self.process = subprocess.Popen([sys.executable, str(script), ws_url(server.base, run_id),
-                                         "--clients", str(clients), "--timed", str(timed), "--stalled", str(stalled),
-                                         *([] if deflate else ["--no-deflate"])],
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                ws_url(server.base, run_id),
+                "--clients",
+                str(clients),
+                "--timed",
+                str(timed),
+                "--stalled",
+                str(stalled),
+                *([] if deflate else ["--no-deflate"]),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:

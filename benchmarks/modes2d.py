@@ -31,10 +31,18 @@ def train_one(preset: str, seed: int, steps: int | None) -> dict[str, Any]:
     modes_total = _modes(preset)
     quarter = [m["modes_covered"] for t, m in run.trajectory if t > 10 and "modes_covered" in m]
     first_most = next((t for t, m in run.trajectory if m.get("modes_covered", 0) >= 0.75 * modes_total), math.nan)
-    return {"preset": preset, "seed": seed, "modes": run.final["modes_covered"], "modes_total": modes_total,
-            "hq": run.final["hq_fraction"], "rkl": run.final["reverse_kl"], "wall": run.wall,
-            "it_per_s": run.it_per_s, "first_most": first_most,
-            "late_collapsed": (sum(m <= modes_total / 4 for m in quarter) / len(quarter)) if quarter else math.nan}
+    return {
+        "preset": preset,
+        "seed": seed,
+        "modes": run.final["modes_covered"],
+        "modes_total": modes_total,
+        "hq": run.final["hq_fraction"],
+        "rkl": run.final["reverse_kl"],
+        "wall": run.wall,
+        "it_per_s": run.it_per_s,
+        "first_most": first_most,
+        "late_collapsed": (sum(m <= modes_total / 4 for m in quarter) / len(quarter)) if quarter else math.nan,
+    }
 
 
 def _modes(preset: str) -> int:
@@ -62,19 +70,25 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(train_one, *zip(*jobs)))
     for r in results:
-        print(f"# {r['preset']} seed {r['seed']}: modes {r['modes']:.0f}/{r['modes_total']} hq {r['hq']:.3f} "
-              f"rkl {r['rkl']:.3f} {r['wall']:.1f}s {r['it_per_s']:.0f} it/s first-¾ {r['first_most']:.1f}s "
-              f"late≤¼ {r['late_collapsed']:.2f}")
+        print(
+            f"# {r['preset']} seed {r['seed']}: modes {r['modes']:.0f}/{r['modes_total']} hq {r['hq']:.3f} "
+            f"rkl {r['rkl']:.3f} {r['wall']:.1f}s {r['it_per_s']:.0f} it/s first-¾ {r['first_most']:.1f}s "
+            f"late≤¼ {r['late_collapsed']:.2f}"
+        )
     print()
-    print("| preset | modes covered | % high quality | reverse KL | wall s | it/s | first ≥¾ of modes, s | "
-          "share ≤¼ of modes after 10 s |")
+    print(
+        "| preset | modes covered | % high quality | reverse KL | wall s | it/s | first ≥¾ of modes, s | "
+        "share ≤¼ of modes after 10 s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
         rows = [r for r in results if r["preset"] == preset]
-        print(f"| {preset} | {mean_se([r['modes'] for r in rows])} (of {rows[0]['modes_total']}) "
-              f"| {mean_se([100 * r['hq'] for r in rows])} | {mean_se([r['rkl'] for r in rows])} "
-              f"| {mean_se([r['wall'] for r in rows])} | {mean_se([r['it_per_s'] for r in rows])} "
-              f"| {mean_se([r['first_most'] for r in rows])} | {mean_se([r['late_collapsed'] for r in rows])} |")
+        print(
+            f"| {preset} | {mean_se([r['modes'] for r in rows])} (of {rows[0]['modes_total']}) "
+            f"| {mean_se([100 * r['hq'] for r in rows])} | {mean_se([r['rkl'] for r in rows])} "
+            f"| {mean_se([r['wall'] for r in rows])} | {mean_se([r['it_per_s'] for r in rows])} "
+            f"| {mean_se([r['first_most'] for r in rows])} | {mean_se([r['late_collapsed'] for r in rows])} |"
+        )
     cover = {p: statistics.fmean(r["modes"] for r in results if r["preset"] == p) for p in args.presets}
     print("modes2d: " + ", ".join(f"{p} {v:.2f}" for p, v in cover.items()) + " modes")
 

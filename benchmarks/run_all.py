@@ -46,19 +46,43 @@ BENCHES = [
     Bench("modes2d", ["--seeds", "1"]),
     Bench("lessons2d", ["--seeds", "1"]),
     Bench("images", ["--presets", "digits-dcgan"]),
-    Bench("throughput", ["--pairs", "3"], "≥ 0.97 each preset",
-          lambda line: min(numbers(r"(\d+\.\d+)", line.split("(min")[0])) >= 0.97, True),
-    Bench("first_point", ["--runs", "20", "--cold-runs", "10"], "warm p95 < 1 s",
-          lambda line: numbers(r"warm p95 (\d+)", line)[0] < 1000, True),
-    Bench("stream_latency", ["--steps", "3000"], "p95 < 50 ms",
-          lambda line: numbers(r"p95 (\d+\.?\d*)", line)[0] < 50, True),
+    Bench(
+        "throughput",
+        ["--pairs", "3"],
+        "≥ 0.97 each preset",
+        lambda line: min(numbers(r"(\d+\.\d+)", line.split("(min")[0])) >= 0.97,
+        True,
+    ),
+    Bench(
+        "first_point",
+        ["--runs", "20", "--cold-runs", "10"],
+        "warm p95 < 1 s",
+        lambda line: numbers(r"warm p95 (\d+)", line)[0] < 1000,
+        True,
+    ),
+    Bench(
+        "stream_latency",
+        ["--steps", "3000"],
+        "p95 < 50 ms",
+        lambda line: numbers(r"p95 (\d+\.?\d*)", line)[0] < 50,
+        True,
+    ),
     Bench("fanout", ["--steps", "3000"], "100 viewers: ratio ≥ 0.9, p95 < 250 ms", fanout_met, True),
-    Bench("concurrency", ["--steps", "1500"], "2 and 4 runs ≥ 1.8×",
-          lambda line: all(x >= 1.8 for x in numbers(r"runs (\d+\.\d+)×", line)), True),
-    Bench("samples", ["--requests", "50"], "p95 ≤ 1.3× bare",
-          lambda line: all(x <= 1.3 for x in numbers(r" (\d+\.\d+)(?:,|$)", line)), True),
-    Bench("unroll_cost", [], "≤ 1.1 at each K",
-          lambda line: numbers(r"K=0\) (\d+\.\d+)", line)[0] <= 1.1, True),
+    Bench(
+        "concurrency",
+        ["--steps", "1500"],
+        "2 and 4 runs ≥ 1.8×",
+        lambda line: all(x >= 1.8 for x in numbers(r"runs (\d+\.\d+)×", line)),
+        True,
+    ),
+    Bench(
+        "samples",
+        ["--requests", "50"],
+        "p95 ≤ 1.3× bare",
+        lambda line: all(x <= 1.3 for x in numbers(r" (\d+\.\d+)(?:,|$)", line)),
+        True,
+    ),
+    Bench("unroll_cost", [], "≤ 1.1 at each K", lambda line: numbers(r"K=0\) (\d+\.\d+)", line)[0] <= 1.1, True),
 ]
 
 
@@ -67,8 +91,9 @@ def run(bench: Bench, device: str | None) -> tuple[str, float]:
     args = [*bench.args, *(["--device", device] if device and bench.takes_device else [])]
     print(f"\n## {bench.name} {' '.join(args)}", flush=True)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(HERE / f"{bench.name}.py"), *args], stdout=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / f"{bench.name}.py"), *args], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     last = ""
     for line in process.stdout:

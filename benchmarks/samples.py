@@ -38,8 +38,15 @@ CASES = [  # label, preset, steps, query
 def bare(loaded: Any, query: dict[str, Any]) -> bytes:
     drawn = sample(loaded, query["n"], 0, query.get("label"))
     if query["format"] == "json":
-        return json.dumps({"step": loaded.step, "seed": 0, "label": query.get("label"), "shape": list(drawn.shape),
-                           "samples": drawn.tolist()}).encode()
+        return json.dumps(
+            {
+                "step": loaded.step,
+                "seed": 0,
+                "label": query.get("label"),
+                "shape": list(drawn.shape),
+                "samples": drawn.tolist(),
+            }
+        ).encode()
     return samples_png(loaded, drawn)
 
 

@@ -41,9 +41,11 @@ def main() -> None:
             for kind in ("metrics", "field", "samples"):
                 values = [v * 1000 for v in latencies.get(kind, [])]
                 if values:
-                    print(f"| {preset} | {len(values)} | {kind} | {percentile(values, 50):.1f} | "
-                          f"{percentile(values, 95):.1f} | {percentile(values, 99):.1f} | {max(values):.1f} |",
-                          flush=True)
+                    print(
+                        f"| {preset} | {len(values)} | {kind} | {percentile(values, 50):.1f} | "
+                        f"{percentile(values, 95):.1f} | {percentile(values, 99):.1f} | {max(values):.1f} |",
+                        flush=True,
+                    )
     p50, p95, p99 = (percentile(metrics, q) * 1000 for q in (50, 95, 99))
     print(f"stream_latency: metrics p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms")
 

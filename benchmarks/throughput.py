@@ -106,8 +106,10 @@ def main() -> None:
                 ratios.append(b / a)
                 print(f"| {preset} | {pair + 1} | {a:.1f} | {b:.1f} | {b / a:.3f} |", flush=True)
             medians[preset] = statistics.median(ratios)
-    print("throughput: " + ", ".join(f"{p} {r:.3f}" for p, r in medians.items()) + " server/bare it/s (min "
-          f"{min(medians.values()):.3f})")
+    print(
+        "throughput: " + ", ".join(f"{p} {r:.3f}" for p, r in medians.items()) + " server/bare it/s (min "
+        f"{min(medians.values()):.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 class Reference:
@@ -78,8 +79,9 @@ class Reference:
             p.grad = g
         self.opt_g.step()
 
-    def unrolled(self, params: dict[str, torch.Tensor], real: torch.Tensor, fake: torch.Tensor
-                 ) -> dict[str, torch.Tensor]:
+    def unrolled(
+        self, params: dict[str, torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         state = [self.opt_d.state[p] for p in params.values()]
         m = [s["exp_avg"] for s in state]
         v = [s["exp_avg_sq"] for s in state]
@@ -95,8 +97,10 @@ class Reference:
             t += 1
             m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads)]
             v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads)]
-            current = [w - LR_UNROLL * (mi / (1 - b1**t)) / ((vi / (1 - b2**t)).sqrt() + 1e-8)
-                       for w, mi, vi in zip(current, m, v)]
+            current = [
+                w - LR_UNROLL * (mi / (1 - b1**t)) / ((vi / (1 - b2**t)).sqrt() + 1e-8)
+                for w, mi, vi in zip(current, m, v)
+            ]
             if not self.second_order:
                 current = [w.detach().requires_grad_() for w in current]
                 m, v = [mi.detach() for mi in m], [vi.detach() for vi in v]
@@ -107,9 +111,14 @@ def ours(k: int, second_order: bool, device: str) -> Callable[[], object]:
     from models.presets import preset_config
     from models.trainer import Trainer
 
-    config = preset_config("ring-unrolled", {
-        "device": device, "tricks": {"unroll_steps": k, "unroll_order": "second" if second_order else "first"},
-        "stream": {"eval_every": 100_000}})
+    config = preset_config(
+        "ring-unrolled",
+        {
+            "device": device,
+            "tricks": {"unroll_steps": k, "unroll_order": "second" if second_order else "first"},
+            "stream": {"eval_every": 100_000},
+        },
+    )
     return Trainer(config, "data").step
 
 
@@ -122,13 +131,18 @@ def seconds_per_step(step: Callable[[], object], steps: int, min_seconds: float)
     return (time.perf_counter() - started) / done
 
 
-def measure(k: int, second_order: bool, device: str, rounds: int, steps: int, min_seconds: float
-            ) -> tuple[float, dict[str, float]]:
+def measure(
+    k: int, second_order: bool, device: str, rounds: int, steps: int, min_seconds: float
+) -> tuple[float, dict[str, float]]:
     """The median over rounds of (ours_K ÷ ours_0) ÷ (reference_K ÷ reference_0), the four timed back to back in
     each round (in a rotating order), so the four terms of one ratio share the machine's load of the moment;
     and each side's fastest step time."""
-    steppers = {"ours 0": ours(0, second_order, device), "ref 0": Reference(0, second_order, torch.device(device)).step,
-                "ours K": ours(k, second_order, device), "ref K": Reference(k, second_order, torch.device(device)).step}
+    steppers = {
+        "ours 0": ours(0, second_order, device),
+        "ref 0": Reference(0, second_order, torch.device(device)).step,
+        "ours K": ours(k, second_order, device),
+        "ref K": Reference(k, second_order, torch.device(device)).step,
+    }
     for step in steppers.values():
         for _ in range(5):  # warm-up: lazy initialisation, our step 1's quality measurement, Adam's first moments
             step()
@@ -136,7 +150,7 @@ def measure(k: int, second_order: bool, device: str, rounds: int, steps: int, mi
     times: dict[str, list[float]] = {name: [] for name in names}
     ratios = []
     for r in range(rounds):
-        for name in names[r % 4:] + names[: r % 4]:
+        for name in names[r % 4 :] + names[: r % 4]:
             times[name].append(seconds_per_step(steppers[name], steps, min_seconds))
         t = {name: values[-1] for name, values in times.items()}
         ratios.append((t["ours K"] / t["ours 0"]) / (t["ref K"] / t["ref 0"]))
@@ -154,19 +168,23 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print("| order | K | ours ms (K = 0 → K) | reference ms (K = 0 → K) | ours ÷ K=0 | reference ÷ K=0 "
-          "| ratio of the two (median of rounds) |")
+    print(
+        "| order | K | ours ms (K = 0 → K) | reference ms (K = 0 → K) | ours ÷ K=0 | reference ÷ K=0 "
+        "| ratio of the two (median of rounds) |"
+    )
     print("|---|---|---|---|---|---|---|")
     worst = 0.0
     for second_order in (True, False):
         for k in args.ks:
             ratio, best = measure(k, second_order, args.device, args.rounds, args.steps, args.min_seconds)
             worst = max(worst, ratio)
-            print(f"| {'second' if second_order else 'first'} | {k} "
-                  f"| {best['ours 0'] * 1e3:.2f} → {best['ours K'] * 1e3:.2f} "
-                  f"| {best['ref 0'] * 1e3:.2f} → {best['ref K'] * 1e3:.2f} "
-                  f"| {best['ours K'] / best['ours 0']:.2f} | {best['ref K'] / best['ref 0']:.2f} | {ratio:.3f} |",
-                  flush=True)
+            print(
+                f"| {'second' if second_order else 'first'} | {k} "
+                f"| {best['ours 0'] * 1e3:.2f} → {best['ours K'] * 1e3:.2f} "
+                f"| {best['ref 0'] * 1e3:.2f} → {best['ref K'] * 1e3:.2f} "
+                f"| {best['ours K'] / best['ours 0']:.2f} | {best['ref K'] / best['ref 0']:.2f} | {ratio:.3f} |",
+                flush=True,
+            )
     print(f"unroll_cost: worst (ours ÷ K=0) ÷ (reference ÷ K=0) {worst:.3f} over K {args.ks}, both orders")
 
 

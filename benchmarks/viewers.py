@@ -52,16 +52,23 @@ async def main_async(url: str, clients: int, timed: int, stalled: int, deflate: 
     out: dict[str, Any] = {"received": 0, "latencies": defaultdict(list)}
     step = max(1, clients // max(timed, 1))
     # A stalled viewer's socket buffers fill, then the server's sends to it wait: that is the case to test.
-    frozen = await asyncio.gather(*(connect(url, max_size=None, ping_interval=None, max_queue=1)
-                                    for _ in range(stalled)))
+    frozen = await asyncio.gather(
+        *(connect(url, max_size=None, ping_interval=None, max_queue=1) for _ in range(stalled))
+    )
     compression = "deflate" if deflate else None  # browsers offer permessage-deflate; so do we by default
-    connections = await asyncio.gather(*(connect(url, max_size=None, ping_interval=None, max_queue=None,
-                                                 compression=compression) for _ in range(clients)))
+    connections = await asyncio.gather(
+        *(
+            connect(url, max_size=None, ping_interval=None, max_queue=None, compression=compression)
+            for _ in range(clients)
+        )
+    )
     out["connected_at"] = time.time()
     print(json.dumps({"connected_at": out["connected_at"]}), flush=True)
     done = asyncio.Event()
-    tasks = [asyncio.create_task(viewer(ws, timed > 0 and i % step == 0 and i // step < timed, done, out))
-             for i, ws in enumerate(connections)]
+    tasks = [
+        asyncio.create_task(viewer(ws, timed > 0 and i % step == 0 and i // step < timed, done, out))
+        for i, ws in enumerate(connections)
+    ]
     await done.wait()
     for task in tasks:
         task.cancel()
@@ -81,8 +88,9 @@ def main() -> None:
     parser.add_argument("--stalled", type=int, default=0)
     parser.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
     args = parser.parse_args()
-    result = asyncio.run(main_async(args.url, args.clients, min(args.timed, args.clients), args.stalled,
-                                    not args.no_deflate))
+    result = asyncio.run(
+        main_async(args.url, args.clients, min(args.timed, args.clients), args.stalled, not args.no_deflate)
+    )
     json.dump(result, sys.stdout)
     print(flush=True)
 

@@ -19,8 +19,20 @@ from models.config import ConfigError, RunConfig, apply_patch, flatten_patch, pa
 from models.trainer import CHECKPOINT_FORMAT, Trainer
 
 # Every key Trainer.state_dict writes; resuming reads them all.
-STATE_KEYS = ("config", "data", "step", "generator", "discriminator", "opt_g", "opt_d", "rng", "rng_device", "replay",
-              "noise_set_at", "change_log")
+STATE_KEYS = (
+    "config",
+    "data",
+    "step",
+    "generator",
+    "discriminator",
+    "opt_g",
+    "opt_d",
+    "rng",
+    "rng_device",
+    "replay",
+    "noise_set_at",
+    "change_log",
+)
 
 
 class CheckpointError(ValueError):
@@ -43,8 +55,11 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except Exception as e:  # torch raises RuntimeError, pickle errors, zip errors, EOFError...
         # One line: torch's unpickling message spans many lines and advises weights_only=False, which is unsafe here.
-        detail = ("corrupt, or holds objects other than tensors and plain data" if isinstance(e, pickle.UnpicklingError)
-                  else (str(e).strip().splitlines() or [""])[0])
+        detail = (
+            "corrupt, or holds objects other than tensors and plain data"
+            if isinstance(e, pickle.UnpicklingError)
+            else (str(e).strip().splitlines() or [""])[0]
+        )
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {detail})") from None
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{path}: not a ganplay checkpoint")
@@ -75,7 +90,13 @@ def trainer_from_checkpoint(
         trainer.load_state_dict(state, weights_only=bool(overrides))
     except RuntimeError as e:  # size mismatch or missing layers: the fork changed the networks' shape
         changed = sorted(k for k in flatten_patch(overrides or {}) if k.startswith(("model.", "tricks.pack")))
-        raise ConfigError([{"field": changed[0] if changed else "model",
-                            "reason": f"changes the networks' shape, so the parent's weights cannot carry over "
-                                      f"({str(e).splitlines()[0]})"}]) from None
+        raise ConfigError(
+            [
+                {
+                    "field": changed[0] if changed else "model",
+                    "reason": f"changes the networks' shape, so the parent's weights cannot carry over "
+                    f"({str(e).splitlines()[0]})",
+                }
+            ]
+        ) from None
     return trainer

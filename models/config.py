@@ -85,8 +85,12 @@ class FashionMnistData(Strict):
 
 class NpzData(Strict):
     kind: Literal["npz"] = fixed("npz", "The user's own .npz file.")
-    path: str = fixed(..., "A .npz file with `x` ([N,2], [N,H,W] or [N,C,H,W]) and optional integer `y`.",
-                      min_length=1, max_length=4096)
+    path: str = fixed(
+        ...,
+        "A .npz file with `x` ([N,2], [N,H,W] or [N,C,H,W]) and optional integer `y`.",
+        min_length=1,
+        max_length=4096,
+    )
 
 
 class UploadData(Strict):
@@ -109,8 +113,11 @@ class ModelConfig(Strict):
     arch: Literal["mlp", "dcgan"] = fixed("mlp", "MLP for any data; DCGAN for 8, 16, 28 or 32 px images.")
     z_dim: int = fixed(16, "Latent dimension.", ge=1, le=512)
     hidden: int = fixed(
-        64, "MLP: units per hidden layer. DCGAN: channels of G's last and D's first conv (doubling per level).",
-        ge=4, le=1024)
+        64,
+        "MLP: units per hidden layer. DCGAN: channels of G's last and D's first conv (doubling per level).",
+        ge=4,
+        le=1024,
+    )
     layers: int = fixed(2, "MLP: hidden layers in G and in D.", ge=1, le=8)
     activation: Literal["relu", "leaky_relu", "tanh"] = fixed("relu", "MLP hidden activation.")
     upsample: Literal["transposed", "resize_conv"] = fixed(
@@ -130,7 +137,8 @@ class TrainConfig(Strict):
     lr_g: float = live(2e-4, "Generator learning rate.", gt=0, le=1)
     lr_d: float = live(2e-4, "Discriminator learning rate.", gt=0, le=1)
     betas: tuple[float, float] = live(
-        (0.5, 0.999), "Adam's (β1, β2); SGD uses β1 as momentum, RMSprop β2 as its smoothing constant.")
+        (0.5, 0.999), "Adam's (β1, β2); SGD uses β1 as momentum, RMSprop β2 as its smoothing constant."
+    )
     optimizer: Literal["adam", "sgd", "rmsprop"] = live("adam", "Optimiser of both networks.")
     batch_size: int = live(256, "Real samples per D update (and fakes per update).", ge=2, le=4096)
     d_steps: int = live(1, "D updates per G update (Goodfellow 2014, Alg. 1).", ge=1, le=20)
@@ -181,8 +189,12 @@ class StreamConfig(Strict):
     metrics_every: int = live(1, "Steps between metric events.", ge=1, le=10_000)
     samples_every: int = live(50, "Steps between sample (and 2D field) frames.", ge=1, le=100_000)
     max_frames_per_second: float = live(
-        5.0, "At most this many sample/field frames a second, whatever samples_every says: a fast 2D run would "
-        "otherwise spend its time drawing for a page that cannot show more.", gt=0, le=60)
+        5.0,
+        "At most this many sample/field frames a second, whatever samples_every says: a fast 2D run would "
+        "otherwise spend its time drawing for a page that cannot show more.",
+        gt=0,
+        le=60,
+    )
     n_samples: int = live(512, "Points (2D) or images in a sample frame.", ge=1, le=4096)
     field_resolution: int = live(32, "Side of D's output grid in a 2D field frame.", ge=4, le=128)
     eval_every: int = live(100, "Steps between quality measurements.", ge=1, le=100_000)
@@ -233,8 +245,11 @@ class ConfigError(ValueError):
 def _field_path(loc: tuple[Any, ...]) -> str:
     """Pydantic's error location as a dotted path, dropping union tags such as 'ring'."""
     parts = [str(p) for p in loc]
-    if len(parts) > 1 and parts[0] == "dataset" and parts[1] in {"ring", "grid", "spiral", "moons", "points",
-                                                                 "digits", "fashion_mnist", "npz", "upload"}:
+    if (
+        len(parts) > 1
+        and parts[0] == "dataset"
+        and parts[1] in {"ring", "grid", "spiral", "moons", "points", "digits", "fashion_mnist", "npz", "upload"}
+    ):
         parts.pop(1)
     return ".".join(parts) or "config"
 

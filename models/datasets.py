@@ -293,11 +293,9 @@ def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
     count = math.prod(dims)
     expected = header + count * dtype.itemsize
     if len(raw) < expected:
-        raise DatasetError(f"{source}: truncated IDX file: dims {list(dims)} need {expected} bytes, "
-                           f"found {len(raw)}")
+        raise DatasetError(f"{source}: truncated IDX file: dims {list(dims)} need {expected} bytes, found {len(raw)}")
     if len(raw) > expected:
-        raise DatasetError(f"{source}: {len(raw) - expected} unexpected bytes after the IDX data "
-                           f"(dims {list(dims)})")
+        raise DatasetError(f"{source}: {len(raw) - expected} unexpected bytes after the IDX data (dims {list(dims)})")
     arr = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
     return arr.astype(dtype.newbyteorder("="))
 
@@ -341,11 +339,15 @@ def _fashion_mnist(config: FashionMnistData, data_dir: Path | None) -> Dataset:
         )
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3:
-        raise DatasetError(f"{images_path}: expected unsigned-byte images [N, H, W] (magic 00000803), "
-                           f"got {images.dtype} with {images.ndim} dims")
+        raise DatasetError(
+            f"{images_path}: expected unsigned-byte images [N, H, W] (magic 00000803), "
+            f"got {images.dtype} with {images.ndim} dims"
+        )
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DatasetError(f"{labels_path}: expected unsigned-byte labels [N] (magic 00000801), "
-                           f"got {labels.dtype} with {labels.ndim} dims")
+        raise DatasetError(
+            f"{labels_path}: expected unsigned-byte labels [N] (magic 00000801), "
+            f"got {labels.dtype} with {labels.ndim} dims"
+        )
     if len(images) != len(labels):
         raise DatasetError(f"{directory}: {len(images)} images but {len(labels)} labels")
     if labels.size and int(labels.max()) >= FASHION_CLASSES:
@@ -432,8 +434,9 @@ def _npz_dataset(x: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
             raise DatasetError(f"{source}: y contains negative labels (min {int(y.min())}); labels must be >= 0")
         num_classes = int(y.max()) + 1
         if num_classes > NPZ_MAX_CLASSES:
-            raise DatasetError(f"{source}: y's largest label is {num_classes - 1}; at most {NPZ_MAX_CLASSES} "
-                               f"classes are supported")
+            raise DatasetError(
+                f"{source}: y's largest label is {num_classes - 1}; at most {NPZ_MAX_CLASSES} classes are supported"
+            )
         labels = torch.from_numpy(y.astype(np.int64))
 
     if x.ndim == 2:

@@ -67,8 +67,9 @@ LOSSES: dict[str, GanLoss] = {
     "nonsaturating": GanLoss("nonsaturating", _bce_d, _nonsaturating_g, torch.sigmoid),
     "least_squares": GanLoss("least_squares", _least_squares_d, _least_squares_g, lambda o: o),
     "hinge": GanLoss("hinge", _hinge_d, _critic_g, lambda o: o, has_target=False),
-    "wasserstein_gp": GanLoss("wasserstein_gp", _wasserstein_d, _critic_g, lambda o: o, has_target=False,
-                              gradient_penalty=True),
+    "wasserstein_gp": GanLoss(
+        "wasserstein_gp", _wasserstein_d, _critic_g, lambda o: o, has_target=False, gradient_penalty=True
+    ),
 }
 
 

@@ -126,8 +126,10 @@ class DCGANGenerator(nn.Module):
             if cfg.upsample == "transposed":
                 layers.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=last or not cfg.batch_norm))
             else:
-                layers += [nn.Upsample(scale_factor=2, mode="nearest"),
-                           nn.Conv2d(c_in, c_out, 3, 1, 1, bias=last or not cfg.batch_norm)]
+                layers += [
+                    nn.Upsample(scale_factor=2, mode="nearest"),
+                    nn.Conv2d(c_in, c_out, 3, 1, 1, bias=last or not cfg.batch_norm),
+                ]
             layers += [nn.Tanh()] if last else [norm(c_out), nn.ReLU(True)]
             # state: (B, c_out, base * 2**(i+1), base * 2**(i+1))
         self.net = nn.Sequential(*layers)

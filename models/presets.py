@@ -55,138 +55,213 @@ UNROLL = {"unroll_steps": 5, "unroll_lr": 5e-4, "unroll_order": "second"}
 STREAM_2D = {"eval_every": 100, "samples_every": 50}
 
 
-def _2d(dataset: dict[str, Any], steps: int, tricks: dict[str, Any] | None = None,
-        train: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"steps": steps, "dataset": dataset, "model": MLP_2D, "train": TRAIN_2D | (train or {}),
-            "tricks": tricks or {}, "stream": STREAM_2D}
+def _2d(
+    dataset: dict[str, Any], steps: int, tricks: dict[str, Any] | None = None, train: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "steps": steps,
+        "dataset": dataset,
+        "model": MLP_2D,
+        "train": TRAIN_2D | (train or {}),
+        "tricks": tricks or {},
+        "stream": STREAM_2D,
+    }
 
 
 IMAGE_TRAIN = {"lr_d": 2e-4, "lr_g": 2e-4, "betas": [0.5, 0.999], "batch_size": 64, "loss": "nonsaturating"}
-DIGITS = {"steps": 3000, "dataset": {"kind": "digits"},
-          "model": {"arch": "dcgan", "z_dim": 32, "hidden": 32, "batch_norm": True},
-          "train": IMAGE_TRAIN, "stream": {"eval_every": 250, "eval_samples": 1000, "samples_every": 100,
-                                           "n_samples": 64}}
+DIGITS = {
+    "steps": 3000,
+    "dataset": {"kind": "digits"},
+    "model": {"arch": "dcgan", "z_dim": 32, "hidden": 32, "batch_norm": True},
+    "train": IMAGE_TRAIN,
+    "stream": {"eval_every": 250, "eval_samples": 1000, "samples_every": 100, "n_samples": 64},
+}
 # D takes 5 large SGD steps per small G step. SGD, not Adam: Adam rescales every gradient to the size of its
 # learning rate, which would hide how small the minimax generator's gradient really is.
-OVERPOWERED = {"optimizer": "sgd", "betas": [0.5, 0.999], "lr_d": 0.1, "lr_g": 0.002, "d_steps": 5,
-               "loss": "minimax"}
+OVERPOWERED = {"optimizer": "sgd", "betas": [0.5, 0.999], "lr_d": 0.1, "lr_g": 0.002, "d_steps": 5, "loss": "minimax"}
 
-PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset(
-        "ring-vanilla", "Mode collapse on a ring of 8 Gaussians",
-        "A plain GAN on 8 Gaussians in a ring. Within seconds the generator's samples bunch onto one or two modes "
-        "and hop from mode to mode as the discriminator chases them: modes_covered stays far below 8 and "
-        "reverse_kl near its worst, log 8 ≈ 2.1. The field view shows D's heatmap following the cluster around "
-        "the ring. That hopping is non-convergence: the players circle instead of settling. Left to run far "
-        "longer (tens of thousands of steps) a plain GAN sometimes escapes; the preset stops before that.",
-        _2d(RING, 3000), group="ring", watch=["modes_covered", "reverse_kl", "hq_fraction"],
-        effect=Effect((("modes_covered", "<=", 2), ("hq_fraction", ">=", 0.2)),
-                      "samples of good quality, on at most 2 of the 8 modes")),
-    Preset(
-        "ring-unrolled", "Unrolling the discriminator covers the ring",
-        "The same GAN with the discriminator unrolled 5 steps (second order, Metz et al. 2017): the generator "
-        "sees how D would react to its move, so piling onto one mode no longer pays. Within a few hundred "
-        "steps the samples spread over all 8 modes and stay there; modes_covered climbs to 8 and reverse_kl to "
-        "near 0. Each step costs about ten plain ones: compare it/s with ring-vanilla.",
-        _2d(RING, 1500, UNROLL), group="ring", watch=["modes_covered", "reverse_kl", "hq_fraction"],
-        effect=Effect((("modes_covered", ">=", 8),), "covers all 8 modes")),
-    Preset(
-        "grid-vanilla", "Mode collapse on a 5×5 grid",
-        "25 Gaussians on a grid are harder than the ring: the plain GAN covers a handful of modes and leaves "
-        "whole rows empty, and which ones it covers keeps changing.",
-        _2d(GRID, 3000), group="grid", watch=["modes_covered", "reverse_kl", "hq_fraction"],
-        effect=Effect((("modes_covered", "<=", 6), ("hq_fraction", ">=", 0.01)),
-                      "samples on at most a quarter of the 25 modes")),
-    Preset(
-        "grid-unrolled", "Unrolled GAN on the 5×5 grid",
-        "The grid with a 5-step unrolled discriminator: most of the 25 modes are covered, against a handful "
-        "for grid-vanilla, at about ten times the cost per step. Sample quality (hq_fraction) is still low "
-        "when the preset ends: the lesson here is coverage.",
-        _2d(GRID, 1500, UNROLL), group="grid", watch=["modes_covered", "reverse_kl", "hq_fraction"],
-        effect=Effect((("modes_covered", ">=", 15),), "covers at least 15 of the 25 modes")),
-    Preset(
-        "vanishing-minimax", "Vanishing generator gradient: the original minimax loss",
-        "The generator minimises log(1 − D(G(z))), Goodfellow's original objective, against a discriminator "
-        "that takes 5 large steps per small generator step. D soon rejects every fake with certainty and there "
-        "the minimax loss is flat: grad_norm_g drops to about a thousandth of the non-saturating run's, d_fake "
-        "sits at 0 and the samples never reach the ring. Run vanishing-nonsaturating beside it: the only "
-        "difference is the generator's loss. (Plain SGD here: Adam would rescale the tiny gradient.)",
-        _2d(RING, 800, train=OVERPOWERED),
-        group="minimax-vs-nonsaturating", watch=["grad_norm_g", "d_fake", "hq_fraction"],
-        effect=Effect((("grad_norm_g", "<=", 0.05), ("d_fake", "<=", 0.01)),
-                      "D rejects every fake and G's gradient norm is below 0.05")),
-    Preset(
-        "vanishing-nonsaturating", "The non-saturating loss keeps the gradient alive",
-        "The same set-up with the non-saturating loss, log D(G(z)) maximised: its gradient is steepest exactly "
-        "where the minimax loss is flat, so grad_norm_g stays in the units-to-tens, and the samples land on "
-        "the ring within a few hundred steps (hq_fraction near 1), though on few modes: the same fast, "
-        "greedy generator collapses.",
-        _2d(RING, 800, train=OVERPOWERED | {"loss": "nonsaturating"}),
-        group="minimax-vs-nonsaturating", watch=["grad_norm_g", "d_fake", "hq_fraction"],
-        effect=Effect((("hq_fraction", ">=", 0.5), ("grad_norm_g", ">=", 1.0)),
-                      "half the samples reach a mode, G's gradient norm above 1")),
-    Preset(
-        "d-overpowered", "Imbalance: the discriminator wins",
-        "D takes 5 large SGD steps for every small G step (the vanishing-minimax set-up). D's loss "
-        "falls to 0 with d_real → 1 and d_fake → 0: D wins outright, its verdict carries no gradient the "
-        "generator can use, and the samples stall off the data. The same run with one-sided label smoothing "
-        "(d-overpowered-smoothing) or instance noise (d-overpowered-noise) recovers.",
-        _2d(RING, 1000, train=OVERPOWERED), group="imbalance", watch=["d_loss", "d_real", "d_fake", "grad_norm_g"],
-        effect=Effect((("d_loss", "<=", 0.01),), "D's loss below 0.01")),
-    Preset(
-        "d-overpowered-smoothing", "Imbalance: one-sided label smoothing stops D's certainty",
-        "The overpowered discriminator with its real target lowered to 0.8 (Salimans et al. 2016). D can no "
-        "longer be rewarded for certainty about real data: d_real settles near 0.8 and D's loss has a floor of "
-        "about 0.5 (the entropy of the target) instead of falling to 0. Watch d_fake and grad_norm_g too: "
-        "smoothing leaves the fake side alone, so with the minimax loss the generator's gradient stays small "
-        "for a while; it gets going later than with instance noise.",
-        _2d(RING, 1000, {"label_smoothing": 0.2}, train=OVERPOWERED), group="imbalance",
-        watch=["d_loss", "d_real", "d_fake", "grad_norm_g"],
-        effect=Effect((("d_loss", ">=", 0.4), ("d_real", "<=", 0.85)), "D's loss stays off 0, d_real near 0.8")),
-    Preset(
-        "d-overpowered-noise", "Imbalance eased by instance noise",
-        "The overpowered discriminator sees real and fake points through Gaussian noise (σ 0.3, annealed to 0 "
-        "over 1000 steps; Sønderby et al. 2017). The blurred distributions overlap, so D cannot reject fakes "
-        "with certainty: d_fake stays well above 0 and grad_norm_g is a hundred times the overpowered run's. "
-        "The samples move out to the ring and spread over several modes; they sharpen after the noise is gone.",
-        _2d(RING, 1000, {"instance_noise": {"std": 0.3, "anneal_steps": 1000}}, train=OVERPOWERED),
-        group="imbalance", watch=["d_loss", "d_real", "d_fake", "grad_norm_g", "noise_std"],
-        effect=Effect((("d_fake", ">=", 0.05), ("grad_norm_g", ">=", 0.3)),
-                      "D no longer rejects fakes with certainty; G's gradient norm above 0.3")),
-    Preset(
-        "digits-dcgan", "DCGAN on 8×8 digits",
-        "A small DCGAN (strided convolutions, batch norm, transposed-convolution upsampling) on scikit-learn's "
-        "8×8 digits. The sample grid turns from noise into recognisable digits within a couple of thousand "
-        "steps; fd falls and class_coverage reaches 10 as every digit appears.",
-        DIGITS, group="digits", watch=["fd", "class_coverage", "class_kl"],
-        effect=Effect((("class_coverage", ">=", 10), ("fd", "<=", 300)),
-                      "all 10 digits appear and fd falls below 300")),
-    Preset(
-        "digits-dcgan-resize", "DCGAN with resize-convolution upsampling",
-        "digits-dcgan with each transposed convolution replaced by nearest-neighbour resize then convolution "
-        "(Odena et al. 2016), which avoids checkerboard artefacts. Compare the sample grids side by side.",
-        DIGITS | {"model": DIGITS["model"] | {"upsample": "resize_conv"}}, group="digits",
-        watch=["fd", "class_coverage"], effect=Effect((("class_coverage", ">=", 10),), "all 10 digits appear")),
-    Preset(
-        "digits-cgan", "Conditional GAN: ask for a digit",
-        "The label is fed to both networks (Mirza & Osindero 2014), so you choose which digit to draw: sample "
-        "with label=3 and get threes. label_accuracy tells how often the classifier agrees with the label asked.",
-        DIGITS | {"model": DIGITS["model"] | {"conditional": True}}, group="digits",
-        watch=["label_accuracy", "fd", "class_coverage"],
-        effect=Effect((("label_accuracy", ">=", 0.8),),
-                      "the classifier agrees with the requested digit 80% of the time")),
-    Preset(
-        "fashion-dcgan", "DCGAN on 28×28 Fashion-MNIST",
-        "A DCGAN on 28×28 Fashion-MNIST (Debian's dataset-fashion-mnist), about 18 steps a second on one CPU "
-        "core. Outlines of shirts, trousers, shoes and bags appear within a few hundred steps; all 10 classes are "
-        "drawn by step 250 and fd falls steadily (from thousands to about 100 over the 2000 steps).",
-        {"steps": 2000, "dataset": {"kind": "fashion_mnist"},
-         "model": {"arch": "dcgan", "z_dim": 64, "hidden": 32}, "train": IMAGE_TRAIN,
-         "stream": {"eval_every": 250, "eval_samples": 1000, "samples_every": 50, "n_samples": 64}},
-        group="fashion", watch=["fd", "class_coverage"],
-        effect=Effect((("class_coverage", ">=", 10), ("fd", "<=", 300)),
-                      "all 10 classes appear and fd falls below 300")),
-]}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "ring-vanilla",
+            "Mode collapse on a ring of 8 Gaussians",
+            "A plain GAN on 8 Gaussians in a ring. Within seconds the generator's samples bunch onto one or two modes "
+            "and hop from mode to mode as the discriminator chases them: modes_covered stays far below 8 and "
+            "reverse_kl near its worst, log 8 ≈ 2.1. The field view shows D's heatmap following the cluster around "
+            "the ring. That hopping is non-convergence: the players circle instead of settling. Left to run far "
+            "longer (tens of thousands of steps) a plain GAN sometimes escapes; the preset stops before that.",
+            _2d(RING, 3000),
+            group="ring",
+            watch=["modes_covered", "reverse_kl", "hq_fraction"],
+            effect=Effect(
+                (("modes_covered", "<=", 2), ("hq_fraction", ">=", 0.2)),
+                "samples of good quality, on at most 2 of the 8 modes",
+            ),
+        ),
+        Preset(
+            "ring-unrolled",
+            "Unrolling the discriminator covers the ring",
+            "The same GAN with the discriminator unrolled 5 steps (second order, Metz et al. 2017): the generator "
+            "sees how D would react to its move, so piling onto one mode no longer pays. Within a few hundred "
+            "steps the samples spread over all 8 modes and stay there; modes_covered climbs to 8 and reverse_kl to "
+            "near 0. Each step costs about ten plain ones: compare it/s with ring-vanilla.",
+            _2d(RING, 1500, UNROLL),
+            group="ring",
+            watch=["modes_covered", "reverse_kl", "hq_fraction"],
+            effect=Effect((("modes_covered", ">=", 8),), "covers all 8 modes"),
+        ),
+        Preset(
+            "grid-vanilla",
+            "Mode collapse on a 5×5 grid",
+            "25 Gaussians on a grid are harder than the ring: the plain GAN covers a handful of modes and leaves "
+            "whole rows empty, and which ones it covers keeps changing.",
+            _2d(GRID, 3000),
+            group="grid",
+            watch=["modes_covered", "reverse_kl", "hq_fraction"],
+            effect=Effect(
+                (("modes_covered", "<=", 6), ("hq_fraction", ">=", 0.01)),
+                "samples on at most a quarter of the 25 modes",
+            ),
+        ),
+        Preset(
+            "grid-unrolled",
+            "Unrolled GAN on the 5×5 grid",
+            "The grid with a 5-step unrolled discriminator: most of the 25 modes are covered, against a handful "
+            "for grid-vanilla, at about ten times the cost per step. Sample quality (hq_fraction) is still low "
+            "when the preset ends: the lesson here is coverage.",
+            _2d(GRID, 1500, UNROLL),
+            group="grid",
+            watch=["modes_covered", "reverse_kl", "hq_fraction"],
+            effect=Effect((("modes_covered", ">=", 15),), "covers at least 15 of the 25 modes"),
+        ),
+        Preset(
+            "vanishing-minimax",
+            "Vanishing generator gradient: the original minimax loss",
+            "The generator minimises log(1 − D(G(z))), Goodfellow's original objective, against a discriminator "
+            "that takes 5 large steps per small generator step. D soon rejects every fake with certainty and there "
+            "the minimax loss is flat: grad_norm_g drops to about a thousandth of the non-saturating run's, d_fake "
+            "sits at 0 and the samples never reach the ring. Run vanishing-nonsaturating beside it: the only "
+            "difference is the generator's loss. (Plain SGD here: Adam would rescale the tiny gradient.)",
+            _2d(RING, 800, train=OVERPOWERED),
+            group="minimax-vs-nonsaturating",
+            watch=["grad_norm_g", "d_fake", "hq_fraction"],
+            effect=Effect(
+                (("grad_norm_g", "<=", 0.05), ("d_fake", "<=", 0.01)),
+                "D rejects every fake and G's gradient norm is below 0.05",
+            ),
+        ),
+        Preset(
+            "vanishing-nonsaturating",
+            "The non-saturating loss keeps the gradient alive",
+            "The same set-up with the non-saturating loss, log D(G(z)) maximised: its gradient is steepest exactly "
+            "where the minimax loss is flat, so grad_norm_g stays in the units-to-tens, and the samples land on "
+            "the ring within a few hundred steps (hq_fraction near 1), though on few modes: the same fast, "
+            "greedy generator collapses.",
+            _2d(RING, 800, train=OVERPOWERED | {"loss": "nonsaturating"}),
+            group="minimax-vs-nonsaturating",
+            watch=["grad_norm_g", "d_fake", "hq_fraction"],
+            effect=Effect(
+                (("hq_fraction", ">=", 0.5), ("grad_norm_g", ">=", 1.0)),
+                "half the samples reach a mode, G's gradient norm above 1",
+            ),
+        ),
+        Preset(
+            "d-overpowered",
+            "Imbalance: the discriminator wins",
+            "D takes 5 large SGD steps for every small G step (the vanishing-minimax set-up). D's loss "
+            "falls to 0 with d_real → 1 and d_fake → 0: D wins outright, its verdict carries no gradient the "
+            "generator can use, and the samples stall off the data. The same run with one-sided label smoothing "
+            "(d-overpowered-smoothing) or instance noise (d-overpowered-noise) recovers.",
+            _2d(RING, 1000, train=OVERPOWERED),
+            group="imbalance",
+            watch=["d_loss", "d_real", "d_fake", "grad_norm_g"],
+            effect=Effect((("d_loss", "<=", 0.01),), "D's loss below 0.01"),
+        ),
+        Preset(
+            "d-overpowered-smoothing",
+            "Imbalance: one-sided label smoothing stops D's certainty",
+            "The overpowered discriminator with its real target lowered to 0.8 (Salimans et al. 2016). D can no "
+            "longer be rewarded for certainty about real data: d_real settles near 0.8 and D's loss has a floor of "
+            "about 0.5 (the entropy of the target) instead of falling to 0. Watch d_fake and grad_norm_g too: "
+            "smoothing leaves the fake side alone, so with the minimax loss the generator's gradient stays small "
+            "for a while; it gets going later than with instance noise.",
+            _2d(RING, 1000, {"label_smoothing": 0.2}, train=OVERPOWERED),
+            group="imbalance",
+            watch=["d_loss", "d_real", "d_fake", "grad_norm_g"],
+            effect=Effect((("d_loss", ">=", 0.4), ("d_real", "<=", 0.85)), "D's loss stays off 0, d_real near 0.8"),
+        ),
+        Preset(
+            "d-overpowered-noise",
+            "Imbalance eased by instance noise",
+            "The overpowered discriminator sees real and fake points through Gaussian noise (σ 0.3, annealed to 0 "
+            "over 1000 steps; Sønderby et al. 2017). The blurred distributions overlap, so D cannot reject fakes "
+            "with certainty: d_fake stays well above 0 and grad_norm_g is a hundred times the overpowered run's. "
+            "The samples move out to the ring and spread over several modes; they sharpen after the noise is gone.",
+            _2d(RING, 1000, {"instance_noise": {"std": 0.3, "anneal_steps": 1000}}, train=OVERPOWERED),
+            group="imbalance",
+            watch=["d_loss", "d_real", "d_fake", "grad_norm_g", "noise_std"],
+            effect=Effect(
+                (("d_fake", ">=", 0.05), ("grad_norm_g", ">=", 0.3)),
+                "D no longer rejects fakes with certainty; G's gradient norm above 0.3",
+            ),
+        ),
+        Preset(
+            "digits-dcgan",
+            "DCGAN on 8×8 digits",
+            "A small DCGAN (strided convolutions, batch norm, transposed-convolution upsampling) on scikit-learn's "
+            "8×8 digits. The sample grid turns from noise into recognisable digits within a couple of thousand "
+            "steps; fd falls and class_coverage reaches 10 as every digit appears.",
+            DIGITS,
+            group="digits",
+            watch=["fd", "class_coverage", "class_kl"],
+            effect=Effect(
+                (("class_coverage", ">=", 10), ("fd", "<=", 300)), "all 10 digits appear and fd falls below 300"
+            ),
+        ),
+        Preset(
+            "digits-dcgan-resize",
+            "DCGAN with resize-convolution upsampling",
+            "digits-dcgan with each transposed convolution replaced by nearest-neighbour resize then convolution "
+            "(Odena et al. 2016), which avoids checkerboard artefacts. Compare the sample grids side by side.",
+            DIGITS | {"model": DIGITS["model"] | {"upsample": "resize_conv"}},
+            group="digits",
+            watch=["fd", "class_coverage"],
+            effect=Effect((("class_coverage", ">=", 10),), "all 10 digits appear"),
+        ),
+        Preset(
+            "digits-cgan",
+            "Conditional GAN: ask for a digit",
+            "The label is fed to both networks (Mirza & Osindero 2014), so you choose which digit to draw: sample "
+            "with label=3 and get threes. label_accuracy tells how often the classifier agrees with the label asked.",
+            DIGITS | {"model": DIGITS["model"] | {"conditional": True}},
+            group="digits",
+            watch=["label_accuracy", "fd", "class_coverage"],
+            effect=Effect(
+                (("label_accuracy", ">=", 0.8),), "the classifier agrees with the requested digit 80% of the time"
+            ),
+        ),
+        Preset(
+            "fashion-dcgan",
+            "DCGAN on 28×28 Fashion-MNIST",
+            "A DCGAN on 28×28 Fashion-MNIST (Debian's dataset-fashion-mnist), about 18 steps a second on one CPU "
+            "core. Outlines of shirts, trousers, shoes and bags appear within a few hundred steps; all 10 classes are "
+            "drawn by step 250 and fd falls steadily (from thousands to about 100 over the 2000 steps).",
+            {
+                "steps": 2000,
+                "dataset": {"kind": "fashion_mnist"},
+                "model": {"arch": "dcgan", "z_dim": 64, "hidden": 32},
+                "train": IMAGE_TRAIN,
+                "stream": {"eval_every": 250, "eval_samples": 1000, "samples_every": 50, "n_samples": 64},
+            },
+            group="fashion",
+            watch=["fd", "class_coverage"],
+            effect=Effect(
+                (("class_coverage", ">=", 10), ("fd", "<=", 300)), "all 10 classes appear and fd falls below 300"
+            ),
+        ),
+    ]
+}
 
 
 class PresetError(KeyError):

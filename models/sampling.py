@@ -35,8 +35,13 @@ def load_generator(state: dict[str, Any], device: str | torch.device = "cpu") ->
     config: RunConfig = state["config"]
     meta = state["data"]
     dev = resolve_device(str(device))
-    g, _ = build_networks(config.model, tuple(meta["sample_shape"]), meta["num_classes"], config.tricks.pack,
-                          torch.Generator().manual_seed(0))
+    g, _ = build_networks(
+        config.model,
+        tuple(meta["sample_shape"]),
+        meta["num_classes"],
+        config.tricks.pack,
+        torch.Generator().manual_seed(0),
+    )
     g.load_state_dict(state["generator"])
     return LoadedGenerator(g.to(dev), config, meta, int(state["step"]), dev)
 
@@ -65,15 +70,16 @@ def image_grid(images: torch.Tensor, columns: int | None = None, scale: int = 1)
     canvas = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 40, dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, cols)
-        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + col * (w + 1): 1 + col * (w + 1) + w] = pixels[i]
+        canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (w + 1) : 1 + col * (w + 1) + w] = pixels[i]
     picture = Image.fromarray(canvas[:, :, 0] if c == 1 else canvas)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
     return picture
 
 
-def scatter_plot(points: torch.Tensor, bounds: list[float], centers: list[list[float]] | None = None,
-                 size: int = 512) -> Image.Image:
+def scatter_plot(
+    points: torch.Tensor, bounds: list[float], centers: list[list[float]] | None = None, size: int = 512
+) -> Image.Image:
     """2D samples as dots over the data's bounding box, mode centres as rings."""
     xmin, xmax, ymin, ymax = bounds
     picture = Image.new("RGB", (size, size), "white")

@@ -56,7 +56,10 @@ def grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
 
 
 def optimizer_settings(name: str, lr: float, betas: tuple[float, float]) -> dict[str, Any]:
@@ -94,8 +97,12 @@ def sampling_mode(module: nn.Module) -> Iterator[None]:
 
 def data_meta(data: Dataset) -> dict[str, Any]:
     """What sampling needs to know of the data without loading it again."""
-    meta: dict[str, Any] = {"name": data.name, "sample_shape": list(data.sample_shape),
-                            "num_classes": data.num_classes, "is_image": data.is_image}
+    meta: dict[str, Any] = {
+        "name": data.name,
+        "sample_shape": list(data.sample_shape),
+        "num_classes": data.num_classes,
+        "is_image": data.is_image,
+    }
     if not data.is_image:
         meta["bounds"] = list(data.bounds)
     if data.centers is not None:
@@ -114,8 +121,7 @@ class Trainer:
         if config.model.conditional and self.data.y is None:
             raise ValueError(f"model.conditional: dataset '{self.data.name}' has no labels")
         init_rng = torch.Generator().manual_seed(config.seed)
-        g, d = build_networks(config.model, self.data.sample_shape, self.data.num_classes, config.tricks.pack,
-                              init_rng)
+        g, d = build_networks(config.model, self.data.sample_shape, self.data.num_classes, config.tricks.pack, init_rng)
         self.generator: nn.Module = g.to(self.device)
         self.discriminator: nn.Module = d.to(self.device)
         self._d_names = {p: n for n, p in self.discriminator.named_parameters()}
@@ -135,8 +141,10 @@ class Trainer:
     def _optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         t = self.config.train
         self._optimizer_kind = t.optimizer
-        return (make_optimizer(t.optimizer, self.generator.parameters(), t.lr_g, t.betas),
-                make_optimizer(t.optimizer, self.discriminator.parameters(), t.lr_d, t.betas))
+        return (
+            make_optimizer(t.optimizer, self.generator.parameters(), t.lr_g, t.betas),
+            make_optimizer(t.optimizer, self.discriminator.parameters(), t.lr_d, t.betas),
+        )
 
     def _sync_optimizers(self) -> None:
         """Learning rates and betas follow the config; a new optimiser kind starts fresh."""
@@ -205,8 +213,10 @@ class Trainer:
         fake_out = self.discriminator(self._d_input(fake, sigma), fake_y_d)
         d_loss = loss.d_loss(real_out, fake_out, tricks.real_target(cfg.tricks))
         if loss.gradient_penalty:
+
             def critic(x: torch.Tensor) -> torch.Tensor:
                 return self.discriminator(tricks.pack(x, cfg.tricks.pack), cond)
+
             d_loss = d_loss + cfg.train.gp_weight * gradient_penalty(critic, real, fake, self.rng)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -214,9 +224,14 @@ class Trainer:
         self.opt_d.step()
         if self.replay.capacity:
             self.replay.push(fresh, fake_y, self.rng)
-        return {"d_loss": d_loss.detach(), "d_real": loss.readout(real_out.detach()).mean(),
-                "d_fake": loss.readout(fake_out.detach()).mean(), "grad_norm_d": norm,
-                "replayed": replayed, "real_in": real_in}
+        return {
+            "d_loss": d_loss.detach(),
+            "d_real": loss.readout(real_out.detach()).mean(),
+            "d_fake": loss.readout(fake_out.detach()).mean(),
+            "grad_norm_d": norm,
+            "replayed": replayed,
+            "real_in": real_in,
+        }
 
     def _generator_update(self, loss: GanLoss, sigma: float, last_d: dict[str, Any]) -> dict[str, Any]:
         cfg = self.config
@@ -229,9 +244,15 @@ class Trainer:
             target = tricks.real_target(t)
             params = dict(self.discriminator.named_parameters())
             unrolled = unroll(
-                self.discriminator, params, lambda r, f: loss.d_loss(r, f, target),
-                last_d["real_in"], (fake_in, y), t.unroll_steps, t.unroll_lr or cfg.train.lr_d,
-                second_order=t.unroll_order == "second", moments=adam_moments(self.opt_d, self._d_names),
+                self.discriminator,
+                params,
+                lambda r, f: loss.d_loss(r, f, target),
+                last_d["real_in"],
+                (fake_in, y),
+                t.unroll_steps,
+                t.unroll_lr or cfg.train.lr_d,
+                second_order=t.unroll_order == "second",
+                moments=adam_moments(self.opt_d, self._d_names),
             )
             fake_out = unrolled_output(self.discriminator, unrolled, fake_in, y)
         else:
@@ -240,7 +261,8 @@ class Trainer:
         if t.feature_matching.enabled:
             real_features = self.discriminator.features(*last_d["real_in"])
             fm = t.feature_matching.weight * tricks.feature_matching_loss(
-                real_features, self.discriminator.features(fake_in, y))
+                real_features, self.discriminator.features(fake_in, y)
+            )
             g_loss = fm + g_loss if t.feature_matching.keep_adversarial else fm
         params = list(self.generator.parameters())
         grads = torch.autograd.grad(g_loss, params)  # only G's gradients: D's .grad stays untouched
@@ -309,8 +331,9 @@ class Trainer:
             from models.image_metrics import load_judge
 
             assert self.data.y is not None
-            self._judge = load_judge(self.data.name, self.data.x.cpu(), self.data.y.cpu(), self.data.num_classes,
-                                     self.data_dir, self.device)
+            self._judge = load_judge(
+                self.data.name, self.data.x.cpu(), self.data.y.cpu(), self.data.num_classes, self.data_dir, self.device
+            )
         return self._judge
 
     # ------------------------------------------------------------------------------- state

@@ -97,9 +97,7 @@ def unroll(
     return params
 
 
-def unrolled_output(
-    discriminator: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor | None
-) -> torch.Tensor:
+def unrolled_output(discriminator: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     """D's logits under the unrolled parameters (D's own BN statistics are left alone)."""
     buffers = {name: b.clone() for name, b in discriminator.named_buffers()}
     return functional_call(discriminator, (params, buffers), (x, y))

@@ -35,12 +35,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(url)
         engine = make_engine(url)
         cores = os.cpu_count() or 1
-        executor = LocalExecutor(max_concurrent=settings.max_concurrent or default_max_concurrent(cores),
-                                 warm=settings.warm_workers, cores=cores, gpus=torch.cuda.device_count())
+        executor = LocalExecutor(
+            max_concurrent=settings.max_concurrent or default_max_concurrent(cores),
+            warm=settings.warm_workers,
+            cores=cores,
+            gpus=torch.cuda.device_count(),
+        )
         app.state.hub = Hub(asyncio.get_running_loop())
         app.state.generators = GeneratorCache()
-        app.state.jobs = JobManager(executor, make_session_factory(engine), app.state.hub, settings.data_dir,
-                                    settings.max_runs_per_client)
+        app.state.jobs = JobManager(
+            executor, make_session_factory(engine), app.state.hub, settings.data_dir, settings.max_runs_per_client
+        )
         app.state.jobs.start()
         try:
             yield

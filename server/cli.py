@@ -39,8 +39,21 @@ def cmd_presets(args: argparse.Namespace) -> None:
     from models.presets import PRESETS
 
     if args.json:
-        print(json.dumps([{"name": p.name, "title": p.title, "group": p.group, "description": p.description,
-                           "config": p.config().model_dump(mode="json")} for p in PRESETS.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": p.name,
+                        "title": p.title,
+                        "group": p.group,
+                        "description": p.description,
+                        "config": p.config().model_dump(mode="json"),
+                    }
+                    for p in PRESETS.values()
+                ],
+                indent=2,
+            )
+        )
         return
     width = max(len(n) for n in PRESETS)
     for p in PRESETS.values():
@@ -103,9 +116,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out:
         save_checkpoint(trainer, out / "checkpoint.pt")
         samples = trainer.sample(64, seed=0).cpu()
-        picture = (image_grid(samples, scale=4) if trainer.data.is_image
-                   else scatter_plot(trainer.sample(1000, seed=0).cpu(), trainer.meta["bounds"],
-                                     trainer.meta.get("centers")))
+        picture = (
+            image_grid(samples, scale=4)
+            if trainer.data.is_image
+            else scatter_plot(trainer.sample(1000, seed=0).cpu(), trainer.meta["bounds"], trainer.meta.get("centers"))
+        )
         picture.save(out / "samples.png")
     summary = {"preset": args.preset, "steps": trainer.step_count, **final}
     if args.json:
@@ -139,8 +154,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     given = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
     settings = Settings(**{k: v for k, v in given.items() if v is not None})  # flags over GANPLAY_* over defaults
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                ws_per_message_deflate=settings.ws_compression)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws_per_message_deflate=settings.ws_compression,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,8 +62,11 @@ def save_upload(data_dir: Path, filename: str, content: bytes, max_bytes: int) -
     name = _display_name(filename)
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in FORMATS:
-        raise UploadError(415, "file", f"unsupported file type '{suffix or name}'; upload .npz, .zip (PNG/JPEG "
-                                       f"images) or .json points")
+        raise UploadError(
+            415,
+            "file",
+            f"unsupported file type '{suffix or name}'; upload .npz, .zip (PNG/JPEG images) or .json points",
+        )
     fmt = FORMATS[suffix]
     if fmt == "npz":
         x, y, classes = _read_npz(content), None, None
@@ -168,8 +171,12 @@ def _read_zip(content: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] 
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 raise UploadError(422, "file", f"archive member '{info.filename}' is not a .png or .jpg image")
             if info.file_size > MAX_MEMBER_BYTES:
-                raise UploadError(413, "file", f"archive member '{info.filename}' declares {info.file_size} bytes; "
-                                               f"an image may have at most {MAX_MEMBER_BYTES}")
+                raise UploadError(
+                    413,
+                    "file",
+                    f"archive member '{info.filename}' declares {info.file_size} bytes; "
+                    f"an image may have at most {MAX_MEMBER_BYTES}",
+                )
             members.append((info, path))
             if len(members) > MAX_IMAGES:
                 raise UploadError(422, "file", f"more than {MAX_IMAGES} images")
@@ -188,18 +195,31 @@ def _read_zip(content: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] 
                     raise UploadError(422, "file", f"'{info.filename}' is not a {expected} image ({img.format})")
                 if max(img.size) > MAX_IMAGE_SIDE:
                     w, h = img.size
-                    raise UploadError(422, "file", f"'{info.filename}' is {w}×{h} px; images may be at most "
-                                                   f"{MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE}")
+                    raise UploadError(
+                        422,
+                        "file",
+                        f"'{info.filename}' is {w}×{h} px; images may be at most {MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE}",
+                    )
                 if size is None:
                     size = img.size
                 elif img.size != size:
-                    raise UploadError(422, "file", f"'{info.filename}' is {img.size[0]}×{img.size[1]} px but earlier "
-                                                   f"images are {size[0]}×{size[1]}; all must be the same size")
+                    raise UploadError(
+                        422,
+                        "file",
+                        f"'{info.filename}' is {img.size[0]}×{img.size[1]} px but earlier "
+                        f"images are {size[0]}×{size[1]}; all must be the same size",
+                    )
                 images.append(np.asarray(img.convert("RGB"), dtype=np.uint8))
             except UploadError:
                 raise
-            except (UnidentifiedImageError, OSError, ValueError, EOFError, zipfile.BadZipFile,
-                    Image.DecompressionBombError) as e:
+            except (
+                UnidentifiedImageError,
+                OSError,
+                ValueError,
+                EOFError,
+                zipfile.BadZipFile,
+                Image.DecompressionBombError,
+            ) as e:
                 raise UploadError(422, "file", f"cannot read '{info.filename}': {e}") from None
 
     rgb = np.stack(images)  # [N, H, W, 3]
@@ -225,8 +245,9 @@ def _class_folders(paths: list[PurePosixPath]) -> list[str] | None:
         return None
     if depths == {1}:
         return [d[0] for d in rest]
-    raise UploadError(422, "file", "images must all be at the top level, or all in one folder per class "
-                                   "(label/image.png), not a mix")
+    raise UploadError(
+        422, "file", "images must all be at the top level, or all in one folder per class (label/image.png), not a mix"
+    )
 
 
 def _read_points(content: bytes) -> tuple[np.ndarray, np.ndarray | None, None]:
@@ -248,8 +269,11 @@ def _read_points(content: bytes) -> tuple[np.ndarray, np.ndarray | None, None]:
     labels = body.get("labels")
     if labels is None:
         return x, None, None
-    if not (isinstance(labels, list) and len(labels) == len(points)
-            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1000 for v in labels)):
+    if not (
+        isinstance(labels, list)
+        and len(labels) == len(points)
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1000 for v in labels)
+    ):
         raise UploadError(422, "labels", f"expected {len(points)} integer labels in 0..999, one per point")
     return x, np.asarray(labels, dtype=np.int64), None
 

@@ -88,8 +88,15 @@ class LocalExecutor:
         with self._lock:
             if len(self._active) >= self.max_concurrent:
                 self._waiting.append(spec)
-                self._events.put({"run_id": spec.run_id, "type": "status", "status": "queued",
-                                  "position": len(self._waiting), "time": time.time()})
+                self._events.put(
+                    {
+                        "run_id": spec.run_id,
+                        "type": "status",
+                        "status": "queued",
+                        "position": len(self._waiting),
+                        "time": time.time(),
+                    }
+                )
                 return
             self._launch(spec)
 
@@ -149,8 +156,7 @@ class LocalExecutor:
 
     def _spawn(self) -> Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=worker_main, args=(child, self._events), daemon=True,
-                                    name="ganplay-worker")
+        process = self._ctx.Process(target=worker_main, args=(child, self._events), daemon=True, name="ganplay-worker")
         process.start()
         child.close()
         return Worker(process, parent)
@@ -215,15 +221,25 @@ class LocalExecutor:
             time.sleep(WATCHDOG_SECONDS)
             with self._lock:
                 # Exit code 0 means the run ended normally and its final status is already on the queue.
-                dead = [(run_id, w) for run_id, w in self._active.items()
-                        if not w.finished and not w.process.is_alive() and w.process.exitcode != 0]
+                dead = [
+                    (run_id, w)
+                    for run_id, w in self._active.items()
+                    if not w.finished and not w.process.is_alive() and w.process.exitcode != 0
+                ]
                 for _, worker in dead:
                     worker.finished = True
                 self._idle = [w for w in self._idle if w.process.is_alive()]
                 # An idle worker that is still warming up is fine; one whose process ended is replaced.
             for run_id, worker in dead:
-                self._events.put({"run_id": run_id, "type": "status", "status": "failed", "time": time.time(),
-                                  "reason": f"worker process exited with code {worker.process.exitcode}"})
+                self._events.put(
+                    {
+                        "run_id": run_id,
+                        "type": "status",
+                        "status": "failed",
+                        "time": time.time(),
+                        "reason": f"worker process exited with code {worker.process.exitcode}",
+                    }
+                )
             if dead:
                 self._fill_pool()
 

@@ -75,8 +75,14 @@ def readable_checkpoint(path: Path) -> dict[str, Any]:
 
 
 class JobManager:
-    def __init__(self, executor: Executor, sessions: Callable[[], Session], hub: Hub | None, data_dir: Path,
-                 max_runs_per_client: int = 8):
+    def __init__(
+        self,
+        executor: Executor,
+        sessions: Callable[[], Session],
+        hub: Hub | None,
+        data_dir: Path,
+        max_runs_per_client: int = 8,
+    ):
         self.max_runs_per_client = max_runs_per_client
         self.executor = executor
         self.sessions = sessions
@@ -137,8 +143,14 @@ class JobManager:
                 # is not in those weights, and the worker builds the fork from the same checkpoint plus overrides.
                 state = readable_checkpoint(staged)
                 config = apply_patch(state["config"], overrides, live_only=False) if overrides else state["config"]
-                run = repo.create_run(session, config=config.model_dump(mode="json"), preset=parent.preset,
-                                      parent_id=parent_id, parent_step=int(state["step"]), client=client)
+                run = repo.create_run(
+                    session,
+                    config=config.model_dump(mode="json"),
+                    preset=parent.preset,
+                    parent_id=parent_id,
+                    parent_step=int(state["step"]),
+                    client=client,
+                )
                 session.commit()
                 run_id = run.id
                 pinned = checkpoint_path(self.data_dir, run_id)
@@ -161,8 +173,9 @@ class JobManager:
             # A fork interrupted before its first checkpoint holds only its parent's (pinned at the fork): it starts
             # as the fork did, the parent's weights under its own config, rather than resuming the parent's run.
             overrides = run.config if run.parent_id and run.checkpoint_step is None else None
-        self.executor.submit(self._spec(run_id, config, resume_from=str(source) if source.exists() else None,
-                                        overrides=overrides))
+        self.executor.submit(
+            self._spec(run_id, config, resume_from=str(source) if source.exists() else None, overrides=overrides)
+        )
 
     def patch(self, run_id: str, patch: dict[str, Any], patch_id: str | None = None) -> RunConfig:
         """Validate against the run's config now (ConfigError → 422); the worker applies it at its next step."""
@@ -213,10 +226,17 @@ class JobManager:
 
     # ------------------------------------------------------------------------------- helpers
 
-    def _spec(self, run_id: str, config: RunConfig, resume_from: str | None = None,
-              overrides: dict[str, Any] | None = None) -> RunSpec:
-        return RunSpec(run_id, config.model_dump(mode="json"), str(checkpoint_path(self.data_dir, run_id)),
-                       str(self.data_dir), resume_from=resume_from, fork_overrides=overrides)
+    def _spec(
+        self, run_id: str, config: RunConfig, resume_from: str | None = None, overrides: dict[str, Any] | None = None
+    ) -> RunSpec:
+        return RunSpec(
+            run_id,
+            config.model_dump(mode="json"),
+            str(checkpoint_path(self.data_dir, run_id)),
+            str(self.data_dir),
+            resume_from=resume_from,
+            fork_overrides=overrides,
+        )
 
     @staticmethod
     def _get(session: Session, run_id: str) -> Any:
@@ -302,16 +322,23 @@ class JobManager:
             if kind == "status":
                 if event["status"] == "failed":  # its worker is gone: a write it was killed in is garbage
                     remove_partial_writes(checkpoint_path(self.data_dir, run_id).parent)
-                repo.set_status(session, run_id, event["status"], step=event.get("step"),
-                                reason=event.get("reason"), device=event.get("device"))
+                repo.set_status(
+                    session,
+                    run_id,
+                    event["status"],
+                    step=event.get("step"),
+                    reason=event.get("reason"),
+                    device=event.get("device"),
+                )
             elif kind == "config":
                 repo.add_config_change(session, run_id, event["step"], event["changes"])
                 repo.set_config(session, run_id, event["config"])
             elif kind == "checkpoint":
                 repo.set_checkpoint_step(session, run_id, event["step"])
             elif kind == "alert":
-                repo.add_alert(session, run_id, event["step"], event["kind"], event["message"],
-                               event.get("cleared", False))
+                repo.add_alert(
+                    session, run_id, event["step"], event["kind"], event["message"], event.get("cleared", False)
+                )
             session.commit()
 
     def _flush_metrics(self) -> None:

@@ -57,7 +57,10 @@ class UploadLimitMiddleware:
 
 async def _send_413(send: Send, max_bytes: int) -> None:
     body = json.dumps({"detail": [{"field": "file", "reason": f"uploads are limited to {max_bytes} bytes"}]}).encode()
-    headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                          (b"connection", b"close")]
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -37,10 +37,17 @@ class TokenMiddleware(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         settings: Settings = request.app.state.settings
-        if (settings.token and request.method not in SAFE_METHODS and request.url.path.startswith("/api/")
-                and not token_ok(settings, presented_token(request.headers, request.query_params))):
-            return JSONResponse({"detail": [{"field": "authorization", "reason": "missing or wrong token"}]},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if (
+            settings.token
+            and request.method not in SAFE_METHODS
+            and request.url.path.startswith("/api/")
+            and not token_ok(settings, presented_token(request.headers, request.query_params))
+        ):
+            return JSONResponse(
+                {"detail": [{"field": "authorization", "reason": "missing or wrong token"}]},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return await call_next(request)
 
 

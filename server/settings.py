@@ -17,13 +17,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="SQLite database, checkpoints, caches.")
     web_dir: Path = Field(Path(__file__).resolve().parent.parent / "web", description="The static web page.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under data_dir.")
-    max_concurrent: int | None = Field(None, ge=1, le=64,
-                                       description="Runs training at once; default cores // 2, at least 2 on 2 cores.")
+    max_concurrent: int | None = Field(
+        None, ge=1, le=64, description="Runs training at once; default cores // 2, at least 2 on 2 cores."
+    )
     warm_workers: int = Field(1, ge=0, le=16, description="Pre-started idle workers (torch already imported).")
     ws_compression: bool = Field(
-        False, description="permessage-deflate on websocket streams: field frames shrink ~3× for remote viewers, "
-                           "but each viewer then costs ~1 ms of server CPU per frame (benchmarks/fanout.py); off "
-                           "because the server binds loopback by default.")
+        False,
+        description="permessage-deflate on websocket streams: field frames shrink ~3× for remote viewers, "
+        "but each viewer then costs ~1 ms of server CPU per frame (benchmarks/fanout.py); off "
+        "because the server binds loopback by default.",
+    )
     token: str | None = Field(None, description="When set, every mutating call and every websocket needs it.")
     allowed_origins: list[str] = Field(default_factory=list, description="Extra websocket origins to accept.")
     max_upload_bytes: int = Field(50 * 2**20, ge=1024, le=2**31, description="Largest dataset upload accepted.")

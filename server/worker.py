@@ -88,9 +88,15 @@ def _warm_up() -> None:
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    tiny = parse_config({"steps": 2, "dataset": {"kind": "ring", "n": 100},
-                         "model": {"z_dim": 2, "hidden": 4, "layers": 1},
-                         "train": {"batch_size": 8}, "stream": {"eval_samples": 100}})
+    tiny = parse_config(
+        {
+            "steps": 2,
+            "dataset": {"kind": "ring", "n": 100},
+            "model": {"z_dim": 2, "hidden": 4, "layers": 1},
+            "train": {"batch_size": 8},
+            "stream": {"eval_samples": 100},
+        }
+    )
     Trainer(tiny, "data").step()
     torch.set_num_threads(threads)
 
@@ -117,15 +123,18 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
         out.emit("status", status="running", step=trainer.step_count, device=str(trainer.device))
         _loop(trainer, spec, control, out, save_checkpoint)
     except DivergenceError as e:
-        out.emit("alert", step=e.step, kind="divergence",
-                 message=f"{e.metric} became {e.value}: the run diverged. Fork it from its last checkpoint "
-                         "with lower learning rates (or a different loss).")
+        out.emit(
+            "alert",
+            step=e.step,
+            kind="divergence",
+            message=f"{e.metric} became {e.value}: the run diverged. Fork it from its last checkpoint "
+            "with lower learning rates (or a different loss).",
+        )
         out.emit("status", status="diverged", step=e.step, reason=str(e))
     except ConfigError as e:
         out.emit("status", status="failed", reason=str(e))
     except Exception as e:  # anything else ends this run only; the reason goes to the user
-        out.emit("status", status="failed", reason=f"{type(e).__name__}: {e}",
-                 traceback=traceback.format_exc(limit=8))
+        out.emit("status", status="failed", reason=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=8))
     finally:
         out.flush()
 
@@ -135,8 +144,10 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     from models.config import ConfigError
 
     data = trainer.data
-    monitor = AlertMonitor(modes_total=None if data.centers is None else int(data.centers.shape[0]),
-                           classes_total=data.num_classes if data.is_image and data.y is not None else None)
+    monitor = AlertMonitor(
+        modes_total=None if data.centers is None else int(data.centers.shape[0]),
+        classes_total=data.num_classes if data.is_image and data.y is not None else None,
+    )
     paused = False
     last_frame = -float("inf")
     while True:
@@ -173,14 +184,19 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
         step = trainer.step_count
         stream = trainer.config.stream
         if metrics.get("config_changed"):
-            out.emit("config", step=step, changes=trainer.change_log[-1]["changes"],
-                     config=trainer.config.model_dump(mode="json"))
+            out.emit(
+                "config",
+                step=step,
+                changes=trainer.change_log[-1]["changes"],
+                config=trainer.config.model_dump(mode="json"),
+            )
         if step % stream.metrics_every == 0 or step == 1:
             out.metrics(metrics)
         for alert in monitor.observe(metrics):
             out.emit("alert", step=alert.step, kind=alert.kind, message=alert.message, cleared=alert.cleared)
-        if ((step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second)
-                or step == 1):
+        if (
+            step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second
+        ) or step == 1:
             _frames(trainer, out)
             last_frame = time.monotonic()
         if step % stream.checkpoint_every == 0:
@@ -202,8 +218,9 @@ def _frames(trainer: Any, out: Emitter) -> None:
     elif trainer.config.model.conditional:
         out.emit("samples", step=trainer.step_count, points=trainer.sample(stream.n_samples, seed).cpu().tolist())
     else:
-        out.emit("field", step=trainer.step_count,
-                 **field_frame(trainer, stream.n_samples, stream.field_resolution, seed))
+        out.emit(
+            "field", step=trainer.step_count, **field_frame(trainer, stream.n_samples, stream.field_resolution, seed)
+        )
 
 
 def run_dir(data_dir: Path, run_id: str) -> Path:

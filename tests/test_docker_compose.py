@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_ganplay_variable_in_compose_is_a_setting():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     fields = {f"GANPLAY_{name.upper()}" for name in Settings.model_fields}
-    used = {k for service in compose["services"].values() for k in (service.get("environment") or {})
-            if k.startswith("GANPLAY_")}
+    used = {
+        k
+        for service in compose["services"].values()
+        for k in (service.get("environment") or {})
+        if k.startswith("GANPLAY_")
+    }
     assert used, "the app service sets no GANPLAY_ variables"
     assert used <= fields, f"unknown settings: {sorted(used - fields)}"
 

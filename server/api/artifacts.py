@@ -35,11 +35,14 @@ def _checkpoint(request: Request, run_id: str) -> Any:
 
 
 @router.get("/{run_id}/samples", responses=PNG, response_model=None)
-def samples(request: Request, run_id: str,
-            n: Annotated[int, Query(ge=1, le=1024)] = 64,
-            seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-            label: Annotated[int | None, Query(ge=0)] = None,
-            format: Literal["png", "json"] = "png") -> Response:
+def samples(
+    request: Request,
+    run_id: str,
+    n: Annotated[int, Query(ge=1, le=1024)] = 64,
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    label: Annotated[int | None, Query(ge=0)] = None,
+    format: Literal["png", "json"] = "png",
+) -> Response:
     """Samples from the run's newest checkpoint; the same ``seed`` gives the same samples."""
     path = _checkpoint(request, run_id)
     try:
@@ -52,8 +55,13 @@ def samples(request: Request, run_id: str,
         raise HTTPException(422, detail=[{"field": field, "reason": reason or str(e)}]) from None
     headers = {"X-Checkpoint-Step": str(loaded.step)}
     if format == "json":
-        body = {"step": loaded.step, "seed": seed, "label": label, "shape": list(drawn.shape),
-                "samples": drawn.tolist()}
+        body = {
+            "step": loaded.step,
+            "seed": seed,
+            "label": label,
+            "shape": list(drawn.shape),
+            "samples": drawn.tolist(),
+        }
         return Response(json.dumps(body), media_type="application/json", headers=headers)
     return Response(samples_png(loaded, drawn), media_type="image/png", headers=headers)
 
@@ -87,12 +95,14 @@ def snapshot_png(request: Request, run_id: str, step: int) -> FileResponse:
     return FileResponse(path, media_type="image/png")
 
 
-@router.get("/{run_id}/checkpoint", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/{run_id}/checkpoint", response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}}
+)
 def checkpoint(request: Request, run_id: str) -> FileResponse:
     """Weights, optimisers and config; loads with ``torch.load(path, weights_only=True)``."""
-    return FileResponse(_checkpoint(request, run_id), media_type="application/octet-stream",
-                        filename=f"ganplay-{run_id}.pt")
+    return FileResponse(
+        _checkpoint(request, run_id), media_type="application/octet-stream", filename=f"ganplay-{run_id}.pt"
+    )
 
 
 @router.get("/{run_id}/export", responses={200: {"content": {"application/zip": {}}}}, response_model=None)
@@ -116,5 +126,8 @@ def export(request: Request, run_id: str, jobs: Jobs) -> Response:
         path = checkpoint_path(jobs.data_dir, run_id)
         if path.exists():
             z.write(path, "checkpoint.pt")
-    return Response(bundle.getvalue(), media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="ganplay-{run_id}.zip"'})
+    return Response(
+        bundle.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="ganplay-{run_id}.zip"'},
+    )

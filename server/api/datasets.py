@@ -64,21 +64,36 @@ _UPLOAD_BODY = {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "required": ["file"],
-                           "properties": {"file": {"type": "string", "format": "binary",
-                                                   "description": ".npz, .zip of PNG/JPEG images, or .json points"}}},
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".npz, .zip of PNG/JPEG images, or .json points",
+                        }
+                    },
+                },
             },
             "application/json": {
-                "schema": {"type": "object", "required": ["points"],
-                           "properties": {"points": {"type": "array", "items": {"type": "array",
-                                                                                "items": {"type": "number"}}},
-                                          "labels": {"type": "array", "items": {"type": "integer"}},
-                                          "name": {"type": "string"}}},
+                "schema": {
+                    "type": "object",
+                    "required": ["points"],
+                    "properties": {
+                        "points": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                        "labels": {"type": "array", "items": {"type": "integer"}},
+                        "name": {"type": "string"},
+                    },
+                },
             },
         },
     },
-    "responses": {"413": {"description": "Upload too large"}, "415": {"description": "Unsupported file type"},
-                  "422": {"description": "Invalid content"}},
+    "responses": {
+        "413": {"description": "Upload too large"},
+        "415": {"description": "Unsupported file type"},
+        "422": {"description": "Invalid content"},
+    },
 }
 
 
@@ -122,8 +137,11 @@ async def upload_dataset(request: Request) -> dict:
         if len(content) > limit:
             raise _too_large(limit)
     else:
-        raise _error(415, "content-type", f"'{content_type or 'none'}'; send multipart/form-data with a "
-                                          f"'file' field, or application/json points")
+        raise _error(
+            415,
+            "content-type",
+            f"'{content_type or 'none'}'; send multipart/form-data with a 'file' field, or application/json points",
+        )
     try:
         return await run_in_threadpool(save_upload, _data_dir(request), filename, content, limit)
     except UploadError as e:

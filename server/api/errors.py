@@ -39,5 +39,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A locked, full or unreachable database is a moment's trouble, not a bug: 503 with Retry-After, not 500."""
     reason = (str(exc).strip().splitlines() or [""])[0][:200]
-    return JSONResponse({"detail": f"the database is unavailable or busy; retry shortly ({reason})"},
-                        status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(
+        {"detail": f"the database is unavailable or busy; retry shortly ({reason})"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )

@@ -37,8 +37,14 @@ class PresetOut(BaseModel):
 def health(request: Request) -> Health:
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     executor = request.app.state.jobs.executor
-    return Health(status="ok", devices=devices, torch=torch.__version__, executor=type(executor).__name__,
-                  running=len(executor.running()), queued=len(executor.queued()))
+    return Health(
+        status="ok",
+        devices=devices,
+        torch=torch.__version__,
+        executor=type(executor).__name__,
+        running=len(executor.running()),
+        queued=len(executor.queued()),
+    )
 
 
 @router.get("/schema")
@@ -50,8 +56,14 @@ def schema() -> dict[str, Any]:
 @router.get("/presets")
 def presets() -> list[PresetOut]:
     return [
-        PresetOut(name=p.name, title=p.title, description=p.description, group=p.group, watch=p.watch,
-                  effect=f"{p.effect}: {p.effect.text}" if p.effect else None,
-                  config=p.config().model_dump(mode="json"))
+        PresetOut(
+            name=p.name,
+            title=p.title,
+            description=p.description,
+            group=p.group,
+            watch=p.watch,
+            effect=f"{p.effect}: {p.effect.text}" if p.effect else None,
+            config=p.config().model_dump(mode="json"),
+        )
         for p in PRESETS.values()
     ]

@@ -90,10 +90,18 @@ def config_error(e: ConfigError) -> HTTPException:
 
 
 def _summary(run: Any) -> dict[str, Any]:
-    return {"id": run.id, "status": run.status, "step": run.step, "preset": run.preset, "parent_id": run.parent_id,
-            "parent_step": run.parent_step, "created_at": run.created_at, "reason": run.reason,
-            "checkpoint_step": run.checkpoint_step,
-            "last_metrics": run.last_metrics}
+    return {
+        "id": run.id,
+        "status": run.status,
+        "step": run.step,
+        "preset": run.preset,
+        "parent_id": run.parent_id,
+        "parent_step": run.parent_step,
+        "created_at": run.created_at,
+        "reason": run.reason,
+        "checkpoint_step": run.checkpoint_step,
+        "last_metrics": run.last_metrics,
+    }
 
 
 def require_run(session: Any, run_id: str) -> Any:
@@ -107,8 +115,12 @@ def require_run(session: Any, run_id: str) -> Any:
 def run_detail(jobs: JobManager, run_id: str) -> RunDetail:
     with jobs.sessions() as session:
         run = require_run(session, run_id)
-        return RunDetail(**_summary(run), config=run.config, changes=repo.config_changes(session, run_id),
-                         alerts=[AlertOut(**a) for a in repo.alerts(session, run_id)])
+        return RunDetail(
+            **_summary(run),
+            config=run.config,
+            changes=repo.config_changes(session, run_id),
+            alerts=[AlertOut(**a) for a in repo.alerts(session, run_id)],
+        )
 
 
 def _act(action: Any) -> Any:
@@ -129,8 +141,7 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
     try:
         config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
     except PresetError as e:
-        raise HTTPException(422,
-                            detail=[{"field": "preset", "reason": str(e)}]) from None
+        raise HTTPException(422, detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
         raise config_error(e) from None
     return run_detail(jobs, _act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
@@ -173,11 +184,17 @@ def delete(run_id: str, jobs: Jobs) -> None:
 
 
 @router.get("/{run_id}/metrics")
-def metrics(run_id: str, jobs: Jobs,
-            since: Annotated[int | None, Query(ge=-1, le=2**31 - 1, description="exclusive; a step")] = None,
-            names: Annotated[str | None, Query(description="comma-separated metric names")] = None,
-            max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None) -> Metrics:
+def metrics(
+    run_id: str,
+    jobs: Jobs,
+    since: Annotated[int | None, Query(ge=-1, le=2**31 - 1, description="exclusive; a step")] = None,
+    names: Annotated[str | None, Query(description="comma-separated metric names")] = None,
+    max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+) -> Metrics:
     with jobs.sessions() as session:
         require_run(session, run_id)
-        return Metrics(**repo.metrics(session, run_id, since=since, max_points=max_points,
-                                      names=names.split(",") if names else None))
+        return Metrics(
+            **repo.metrics(
+                session, run_id, since=since, max_points=max_points, names=names.split(",") if names else None
+            )
+        )

@@ -80,13 +80,19 @@ async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> Non
             elif kind in ("pause", "resume", "stop"):
                 await run_in_threadpool(jobs.control, run_id, kind)
             else:
-                await ws.send_json({"type": "error", "id": message.get("id") if isinstance(message, dict) else None,
-                                    "errors": [{"field": "type", "reason": "expected patch, pause, resume or stop"}]})
+                await ws.send_json(
+                    {
+                        "type": "error",
+                        "id": message.get("id") if isinstance(message, dict) else None,
+                        "errors": [{"field": "type", "reason": "expected patch, pause, resume or stop"}],
+                    }
+                )
         except ConfigError as e:
             await ws.send_json({"type": "error", "id": message.get("id"), "errors": e.errors})
         except (InvalidStateError, RunNotFoundError) as e:
-            await ws.send_json({"type": "error", "id": message.get("id"),
-                                "errors": [{"field": "type", "reason": str(e)}]})
+            await ws.send_json(
+                {"type": "error", "id": message.get("id"), "errors": [{"field": "type", "reason": str(e)}]}
+            )
 
 
 @router.websocket("/api/runs/{run_id}/stream")
@@ -102,8 +108,10 @@ async def stream(ws: WebSocket, run_id: str) -> None:
             await ws.close(CLOSE_UNKNOWN_RUN, f"no run {run_id}")
             return
         await ws.send_json(first)
-        tasks = [asyncio.create_task(_send_events(ws, subscriber)),
-                 asyncio.create_task(_receive_commands(ws, jobs, run_id))]
+        tasks = [
+            asyncio.create_task(_send_events(ws, subscriber)),
+            asyncio.create_task(_receive_commands(ws, jobs, run_id)),
+        ]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()

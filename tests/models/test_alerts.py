@@ -31,9 +31,11 @@ def test_vanishing_gradient_needs_a_sustained_tiny_generator_gradient():
 
 def test_mode_collapse_on_a_ring_needs_good_samples_on_few_modes():
     monitor = AlertMonitor(modes_total=8)
-    rows = [{"modes_covered": 0, "hq_fraction": 0.0},  # untrained: not collapse
-            {"modes_covered": 8, "hq_fraction": 0.6},
-            {"modes_covered": 1, "hq_fraction": 0.9}]
+    rows = [
+        {"modes_covered": 0, "hq_fraction": 0.0},  # untrained: not collapse
+        {"modes_covered": 8, "hq_fraction": 0.6},
+        {"modes_covered": 1, "hq_fraction": 0.9},
+    ]
     assert steps(monitor, rows) == [("mode_collapse", 3, False)]
 
 

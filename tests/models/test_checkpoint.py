@@ -131,9 +131,22 @@ def _directory(tmp: Path, good: Path) -> Path:
     return tmp
 
 
-@pytest.mark.parametrize("make", [_truncated, _random_bytes, _empty, _not_a_dict, _foreign_dict, _format_only,
-                                  _newer_format, _invalid_config, _missing, _directory],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "make",
+    [
+        _truncated,
+        _random_bytes,
+        _empty,
+        _not_a_dict,
+        _foreign_dict,
+        _format_only,
+        _newer_format,
+        _invalid_config,
+        _missing,
+        _directory,
+    ],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_unreadable_checkpoint_raises_checkpoint_error_only(make, ring_run, tmp_path):
     path = make(tmp_path, ring_run[1])
     with pytest.raises(Exception) as info:

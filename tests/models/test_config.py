@@ -71,14 +71,37 @@ def test_schema_live_flags_agree_with_live_paths():
     assert live_in_schema == live_paths()
 
 
-@pytest.mark.parametrize("path", ["tricks.unroll_steps", "train.lr_d", "train.lr_g", "train.loss", "steps",
-                                  "tricks.instance_noise.std", "tricks.label_smoothing", "train.betas"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tricks.unroll_steps",
+        "train.lr_d",
+        "train.lr_g",
+        "train.loss",
+        "steps",
+        "tricks.instance_noise.std",
+        "tricks.label_smoothing",
+        "train.betas",
+    ],
+)
 def test_training_knobs_are_live(path):
     assert path in live_paths()
 
 
-@pytest.mark.parametrize("path", ["seed", "device", "model.arch", "model.z_dim", "tricks.pack", "dataset",
-                                  "dataset.kind", "dataset.n", "dataset.modes"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "seed",
+        "device",
+        "model.arch",
+        "model.z_dim",
+        "tricks.pack",
+        "dataset",
+        "dataset.kind",
+        "dataset.n",
+        "dataset.modes",
+    ],
+)
 def test_fields_that_shape_the_run_are_not_live(path):
     assert path not in live_paths()
 
@@ -90,11 +113,15 @@ def test_no_dataset_field_is_live():
 # ----------------------------------------------------------------------------------------- live patches
 
 
-@pytest.mark.parametrize("patch", [
-    {"tricks": {"unroll_steps": 5}, "train": {"lr_d": 0.001}},
-    {"tricks.unroll_steps": 5, "train.lr_d": 0.001},
-    {"tricks": {"unroll_steps": 5}, "train.lr_d": 0.001},
-], ids=["nested", "dotted", "mixed"])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"tricks": {"unroll_steps": 5}, "train": {"lr_d": 0.001}},
+        {"tricks.unroll_steps": 5, "train.lr_d": 0.001},
+        {"tricks": {"unroll_steps": 5}, "train.lr_d": 0.001},
+    ],
+    ids=["nested", "dotted", "mixed"],
+)
 def test_apply_patch_accepts_nested_and_dotted_live_patches(patch):
     new = apply_patch(RunConfig(), patch)
     assert new.tricks.unroll_steps == 5
@@ -109,8 +136,9 @@ def test_apply_patch_returns_a_new_config_and_leaves_the_old_unchanged():
     assert old.model_dump() == before
     assert (new.tricks.instance_noise.std, new.train.lr_g) == (0.3, 0.01)
     # everything the patch did not name is carried over
-    assert new.model_dump(exclude={"tricks": {"instance_noise"}, "train": {"lr_g"}}) == \
-        old.model_dump(exclude={"tricks": {"instance_noise"}, "train": {"lr_g"}})
+    assert new.model_dump(exclude={"tricks": {"instance_noise"}, "train": {"lr_g"}}) == old.model_dump(
+        exclude={"tricks": {"instance_noise"}, "train": {"lr_g"}}
+    )
 
 
 def test_refused_patch_leaves_the_old_config_unchanged():
@@ -126,39 +154,48 @@ def test_patching_a_non_live_field_is_refused_with_a_fork_hint():
     assert "fork" in errors[0]["reason"]
 
 
-@pytest.mark.parametrize("patch, field", [
-    ({"seed": 1}, "seed"),
-    ({"model": {"arch": "dcgan"}}, "model.arch"),
-    ({"model.hidden": 32}, "model.hidden"),
-    ({"dataset": {"n": 500}}, "dataset.n"),
-    ({"dataset": {"kind": "grid"}}, "dataset"),
-])
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"seed": 1}, "seed"),
+        ({"model": {"arch": "dcgan"}}, "model.arch"),
+        ({"model.hidden": 32}, "model.hidden"),
+        ({"dataset": {"n": 500}}, "dataset.n"),
+        ({"dataset": {"kind": "grid"}}, "dataset"),
+    ],
+)
 def test_every_non_live_field_is_refused_in_a_live_patch(patch, field):
     errors = refused(lambda: apply_patch(RunConfig(), patch))
     assert fields(errors) == [field]
     assert "fork" in errors[0]["reason"]
 
 
-@pytest.mark.parametrize("patch, field", [
-    ({"nosuchfield": 1}, "nosuchfield"),
-    ({"tricks": {"nosuch": 1}}, "tricks.nosuch"),
-    ({"train.lr": 0.1}, "train.lr"),
-])
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"nosuchfield": 1}, "nosuchfield"),
+        ({"tricks": {"nosuch": 1}}, "tricks.nosuch"),
+        ({"train.lr": 0.1}, "train.lr"),
+    ],
+)
 def test_patching_an_unknown_field_says_no_such_field(patch, field):
     errors = refused(lambda: apply_patch(RunConfig(), patch))
     assert errors == [{"field": field, "reason": "no such field"}]
 
 
-@pytest.mark.parametrize("patch, field", [
-    ({"train": {"lr_d": -1}}, "train.lr_d"),
-    ({"train.lr_g": 2}, "train.lr_g"),
-    ({"tricks": {"unroll_steps": 99}}, "tricks.unroll_steps"),
-    ({"tricks.label_smoothing": 0.9}, "tricks.label_smoothing"),
-    ({"train.loss": "nosuchloss"}, "train.loss"),
-    ({"train.batch_size": "many"}, "train.batch_size"),
-    ({"train.betas": [0.5, 1.0]}, "train.betas"),
-    ({"tricks.instance_noise.std": -0.1}, "tricks.instance_noise.std"),
-])
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"train": {"lr_d": -1}}, "train.lr_d"),
+        ({"train.lr_g": 2}, "train.lr_g"),
+        ({"tricks": {"unroll_steps": 99}}, "tricks.unroll_steps"),
+        ({"tricks.label_smoothing": 0.9}, "tricks.label_smoothing"),
+        ({"train.loss": "nosuchloss"}, "train.loss"),
+        ({"train.batch_size": "many"}, "train.batch_size"),
+        ({"train.betas": [0.5, 1.0]}, "train.betas"),
+        ({"tricks.instance_noise.std": -0.1}, "tricks.instance_noise.std"),
+    ],
+)
 def test_out_of_limit_value_is_refused_naming_the_field(patch, field):
     errors = refused(lambda: apply_patch(RunConfig(), patch))
     assert fields(errors) == [field]
@@ -223,16 +260,33 @@ def test_fork_patch_still_validates():
 # ----------------------------------------------------------------------------------------- cross-field rules
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"model": {"conditional": True}}, "model.conditional"),
-    ({"model": {"arch": "dcgan"}}, "model.arch"),
-    ({"train": {"batch_size": 255}, "tricks": {"pack": 2}}, "train.batch_size"),
-    ({"train": {"loss": "hinge"}, "tricks": {"label_smoothing": 0.1}}, "tricks.label_smoothing"),
-    ({"train": {"loss": "wasserstein_gp"}, "tricks": {"label_smoothing": 0.1}}, "tricks.label_smoothing"),
-    ({"dataset": {"kind": "digits"}, "model": {"conditional": True}, "train": {"batch_size": 64},
-      "tricks": {"pack": 2}}, "tricks.pack"),
-], ids=["conditional-on-ring", "dcgan-on-ring", "batch-not-multiple-of-pack", "smoothing-with-hinge",
-        "smoothing-with-wgan", "pack-with-conditional"])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"model": {"conditional": True}}, "model.conditional"),
+        ({"model": {"arch": "dcgan"}}, "model.arch"),
+        ({"train": {"batch_size": 255}, "tricks": {"pack": 2}}, "train.batch_size"),
+        ({"train": {"loss": "hinge"}, "tricks": {"label_smoothing": 0.1}}, "tricks.label_smoothing"),
+        ({"train": {"loss": "wasserstein_gp"}, "tricks": {"label_smoothing": 0.1}}, "tricks.label_smoothing"),
+        (
+            {
+                "dataset": {"kind": "digits"},
+                "model": {"conditional": True},
+                "train": {"batch_size": 64},
+                "tricks": {"pack": 2},
+            },
+            "tricks.pack",
+        ),
+    ],
+    ids=[
+        "conditional-on-ring",
+        "dcgan-on-ring",
+        "batch-not-multiple-of-pack",
+        "smoothing-with-hinge",
+        "smoothing-with-wgan",
+        "pack-with-conditional",
+    ],
+)
 def test_cross_field_rule_names_the_offending_field(data, field):
     errors = refused(lambda: parse_config(data))
     assert fields(errors) == [field]
@@ -240,12 +294,16 @@ def test_cross_field_rule_names_the_offending_field(data, field):
     assert not errors[0]["reason"].startswith(field)  # the field is split off the message, not repeated
 
 
-@pytest.mark.parametrize("data", [
-    {"dataset": {"kind": "digits"}, "model": {"conditional": True}},
-    {"dataset": {"kind": "digits"}, "model": {"arch": "dcgan"}},
-    {"train": {"batch_size": 256}, "tricks": {"pack": 4}},
-    {"train": {"loss": "least_squares"}, "tricks": {"label_smoothing": 0.1}},
-], ids=["conditional-digits", "dcgan-digits", "pack-divides-batch", "smoothing-with-lsgan"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"dataset": {"kind": "digits"}, "model": {"conditional": True}},
+        {"dataset": {"kind": "digits"}, "model": {"arch": "dcgan"}},
+        {"train": {"batch_size": 256}, "tricks": {"pack": 4}},
+        {"train": {"loss": "least_squares"}, "tricks": {"label_smoothing": 0.1}},
+    ],
+    ids=["conditional-digits", "dcgan-digits", "pack-divides-batch", "smoothing-with-lsgan"],
+)
 def test_consistent_combinations_are_accepted(data):
     parse_config(data)
 
@@ -253,15 +311,18 @@ def test_consistent_combinations_are_accepted(data):
 # ----------------------------------------------------------------------------------------- extra=forbid
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"bogus": 1}, "bogus"),
-    ({"model": {"bogus": 1}}, "model.bogus"),
-    ({"train": {"bogus": 1}}, "train.bogus"),
-    ({"tricks": {"instance_noise": {"bogus": 1}}}, "tricks.instance_noise.bogus"),
-    ({"stream": {"bogus": 1}}, "stream.bogus"),
-    ({"dataset": {"kind": "ring", "bogus": 1}}, "dataset.bogus"),
-    ({"dataset": {"kind": "digits", "modes": 8}}, "dataset.modes"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"model": {"bogus": 1}}, "model.bogus"),
+        ({"train": {"bogus": 1}}, "train.bogus"),
+        ({"tricks": {"instance_noise": {"bogus": 1}}}, "tricks.instance_noise.bogus"),
+        ({"stream": {"bogus": 1}}, "stream.bogus"),
+        ({"dataset": {"kind": "ring", "bogus": 1}}, "dataset.bogus"),
+        ({"dataset": {"kind": "digits", "modes": 8}}, "dataset.modes"),
+    ],
+)
 def test_unknown_keys_are_rejected_anywhere(data, field):
     errors = refused(lambda: parse_config(data))
     assert fields(errors) == [field]

@@ -238,8 +238,9 @@ def test_dataset_is_frozen() -> None:
 
 def test_dataset_refuses_labels_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="y"):
-        Dataset(name="t", x=torch.zeros(4, 2), y=torch.zeros(3, dtype=torch.int64), num_classes=1,
-                centers=None, std=None)
+        Dataset(
+            name="t", x=torch.zeros(4, 2), y=torch.zeros(3, dtype=torch.int64), num_classes=1, centers=None, std=None
+        )
 
 
 def test_describe_is_a_json_able_summary() -> None:
@@ -384,8 +385,10 @@ def test_fashion_mnist_refuses_inconsistent_files(
         load_dataset(FashionMnistData(path=str(tmp_path)), 0)
 
 
-@pytest.mark.skipif(not DEFAULT_FASHION_MNIST_DIR.is_dir(),
-                    reason=f"{DEFAULT_FASHION_MNIST_DIR} absent (Debian package dataset-fashion-mnist not installed)")
+@pytest.mark.skipif(
+    not DEFAULT_FASHION_MNIST_DIR.is_dir(),
+    reason=f"{DEFAULT_FASHION_MNIST_DIR} absent (Debian package dataset-fashion-mnist not installed)",
+)
 def test_installed_fashion_mnist_loads_with_a_limit() -> None:
     data = load_dataset(FashionMnistData(limit=500), 0)
     assert data.x.shape == (500, 1, 28, 28) and data.x.dtype == torch.float32
@@ -494,8 +497,25 @@ def test_npz_with_pickled_objects_is_refused(tmp_path: Path) -> None:
         ({"x": np.zeros((3, 2)), "y": np.array([0, -1, 2])}, "negative"),
         ({"x": np.zeros((3, 2)), "y": np.array([0, 1, 10**6])}, "classes"),
     ],
-    ids=["missing-x", "x-1d", "x-5d", "x-3-columns", "two-channels", "one-item", "too-many-items", "too-tall",
-         "too-wide", "nan", "inf", "strings", "y-short", "y-2d", "y-float", "y-negative", "y-huge"],
+    ids=[
+        "missing-x",
+        "x-1d",
+        "x-5d",
+        "x-3-columns",
+        "two-channels",
+        "one-item",
+        "too-many-items",
+        "too-tall",
+        "too-wide",
+        "nan",
+        "inf",
+        "strings",
+        "y-short",
+        "y-2d",
+        "y-float",
+        "y-negative",
+        "y-huge",
+    ],
 )
 def test_npz_refuses_bad_arrays_saying_what_is_wrong(
     tmp_path: Path, arrays: dict[str, np.ndarray], message: str

@@ -20,7 +20,7 @@ def test_grid_verdict_is_ds_readout_at_each_grid_point():
     trainer.discriminator.eval()
     corner = torch.tensor([[xmax, ymin]])  # last column of the first row
     expected = torch.sigmoid(trainer.discriminator(corner)).item()
-    assert frame["d"][0][4] == pytest.approx(expected, abs=0.5 * 10 ** -FRAME_DECIMALS + 1e-6)  # frames are rounded
+    assert frame["d"][0][4] == pytest.approx(expected, abs=0.5 * 10**-FRAME_DECIMALS + 1e-6)  # frames are rounded
     assert len(frame["d"]) == 5 and all(len(row) == 5 for row in frame["d"])
 
 
@@ -30,7 +30,7 @@ def test_directions_are_unit_vectors_that_lower_the_generator_loss():
         trainer.step()
     frame = field_frame(trainer, n=32, resolution=4, seed=0)
     samples, directions = torch.tensor(frame["samples"]), torch.tensor(frame["directions"])
-    assert torch.allclose(directions.norm(dim=1), torch.ones(32), atol=10 ** -FRAME_DECIMALS)  # rounded components
+    assert torch.allclose(directions.norm(dim=1), torch.ones(32), atol=10**-FRAME_DECIMALS)  # rounded components
     loss = LOSSES[trainer.config.train.loss]
     trainer.discriminator.eval()
     with torch.no_grad():
@@ -40,8 +40,11 @@ def test_directions_are_unit_vectors_that_lower_the_generator_loss():
 
 
 def test_field_frames_refuse_image_runs():
-    trainer = Trainer(parse_config({"dataset": {"kind": "digits"}, "model": {"arch": "dcgan", "hidden": 8},
-                                    "train": {"batch_size": 8}}))
+    trainer = Trainer(
+        parse_config(
+            {"dataset": {"kind": "digits"}, "model": {"arch": "dcgan", "hidden": 8}, "train": {"batch_size": 8}}
+        )
+    )
     with pytest.raises(ValueError, match="2D"):
         field_frame(trainer, n=8, resolution=4, seed=0)
 

@@ -17,8 +17,10 @@ def sig(x: torch.Tensor) -> torch.Tensor:
 def test_minimax_and_nonsaturating_d_loss_is_binary_cross_entropy_with_real_target():
     for name in ("minimax", "nonsaturating"):
         for t in (1.0, 0.9):
-            expected = (-(t * torch.log(sig(REAL)) + (1 - t) * torch.log(1 - sig(REAL))).mean()
-                        - torch.log(1 - sig(FAKE)).mean())
+            expected = (
+                -(t * torch.log(sig(REAL)) + (1 - t) * torch.log(1 - sig(REAL))).mean()
+                - torch.log(1 - sig(FAKE)).mean()
+            )
             assert torch.allclose(LOSSES[name].d_loss(REAL, FAKE, t), expected)
 
 
@@ -69,11 +71,12 @@ def test_gradient_penalty_of_a_linear_critic_is_squared_norm_minus_one():
 
 def test_gradient_penalty_is_zero_for_a_unit_gradient_critic_and_differentiable():
     w = torch.tensor([0.6, 0.8], requires_grad=True)
-    penalty = gradient_penalty(lambda x: x @ w, torch.randn(8, 2), torch.randn(8, 2),
-                               torch.Generator().manual_seed(0))
+    penalty = gradient_penalty(lambda x: x @ w, torch.randn(8, 2), torch.randn(8, 2), torch.Generator().manual_seed(0))
     assert penalty.item() < 1e-10
-    (grad,) = torch.autograd.grad(gradient_penalty(lambda x: x @ (2 * w), torch.randn(4, 2), torch.randn(4, 2),
-                                                   torch.Generator().manual_seed(1)), w)
+    (grad,) = torch.autograd.grad(
+        gradient_penalty(lambda x: x @ (2 * w), torch.randn(4, 2), torch.randn(4, 2), torch.Generator().manual_seed(1)),
+        w,
+    )
     assert grad.norm() > 0  # the penalty trains the critic's weights
 
 

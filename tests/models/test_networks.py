@@ -93,8 +93,11 @@ def test_dcgan_non_square_images_are_refused():
 # ----------------------------------------------------------------------------------------- conditional
 
 
-@pytest.mark.parametrize("cfg, shape", [(dcgan(conditional=True), (1, 8, 8)), (mlp(conditional=True), (1, 8, 8)),
-                                        (mlp(conditional=True), (2,))], ids=["dcgan", "mlp-image", "mlp-2d"])
+@pytest.mark.parametrize(
+    "cfg, shape",
+    [(dcgan(conditional=True), (1, 8, 8)), (mlp(conditional=True), (1, 8, 8)), (mlp(conditional=True), (2,))],
+    ids=["dcgan", "mlp-image", "mlp-2d"],
+)
 def test_conditional_networks_accept_labels_and_use_them(cfg, shape):
     g, d = networks(cfg, shape, num_classes=10)
     z = latent(4)
@@ -179,9 +182,11 @@ def test_dcgan_init_draws_conv_weights_with_std_002_and_bn_scales_near_1():
         assert torch.count_nonzero(norm.bias) == 0
 
 
-@pytest.mark.parametrize("cfg, shape", [(dcgan(), (1, 16, 16)), (dcgan(conditional=True), (1, 8, 8)),
-                                        (mlp(), (2,)), (mlp(conditional=True), (2,))],
-                         ids=["dcgan", "dcgan-conditional", "mlp", "mlp-conditional"])
+@pytest.mark.parametrize(
+    "cfg, shape",
+    [(dcgan(), (1, 16, 16)), (dcgan(conditional=True), (1, 8, 8)), (mlp(), (2,)), (mlp(conditional=True), (2,))],
+    ids=["dcgan", "dcgan-conditional", "mlp", "mlp-conditional"],
+)
 def test_init_is_deterministic_for_a_seed_and_differs_across_seeds(cfg, shape):
     def weights(seed: int, global_seed: int) -> list[torch.Tensor]:
         with torch.random.fork_rng():
@@ -210,7 +215,7 @@ def test_batch_norm_is_never_on_discriminator_input_nor_generator_output(side, u
 
     g_layers = leaf_modules(g)
     last_conv = max(i for i, m in enumerate(g_layers) if isinstance(m, CONVS))
-    assert [type(m) for m in g_layers[last_conv + 1:]] == [nn.Tanh]
+    assert [type(m) for m in g_layers[last_conv + 1 :]] == [nn.Tanh]
     assert g_layers[last_conv].bias is not None  # no BN after it, so it keeps its bias
 
     # batch norm is there at all the other levels (so the checks above are not vacuous)

@@ -22,8 +22,11 @@ def config(**sections: Any) -> RunConfig:
 
 
 EVERY_TRICK = {
-    "label_smoothing": 0.1, "instance_noise": {"std": 0.2, "anneal_steps": 30}, "unroll_steps": 2,
-    "replay": {"size": 100, "fraction": 0.3}, "feature_matching": {"enabled": True, "keep_adversarial": True},
+    "label_smoothing": 0.1,
+    "instance_noise": {"std": 0.2, "anneal_steps": 30},
+    "unroll_steps": 2,
+    "replay": {"size": 100, "fraction": 0.3},
+    "feature_matching": {"enabled": True, "keep_adversarial": True},
 }
 
 
@@ -33,8 +36,19 @@ def deterministic(metrics: dict[str, float]) -> dict[str, float]:
 
 def test_step_reports_the_design_metrics():
     metrics = Trainer(config()).step()
-    for name in ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "it_per_s", "noise_std",
-                 "modes_covered", "hq_fraction", "reverse_kl"):
+    for name in (
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_fake",
+        "grad_norm_g",
+        "grad_norm_d",
+        "it_per_s",
+        "noise_std",
+        "modes_covered",
+        "hq_fraction",
+        "reverse_kl",
+    ):
         assert name in metrics, name
     assert 0 <= metrics["d_real"] <= 1 and 0 <= metrics["d_fake"] <= 1
     assert metrics["step"] == 1
@@ -156,10 +170,18 @@ def test_every_loss_trains_without_error():
 
 
 def test_conditional_dcgan_on_digits_trains_and_samples_a_chosen_label(data_dir: Path):
-    trainer = Trainer(parse_config({
-        "steps": 5, "dataset": {"kind": "digits"},
-        "model": {"arch": "dcgan", "z_dim": 8, "hidden": 8, "conditional": True},
-        "train": {"batch_size": 16}, "stream": {"eval_every": 1000}}), data_dir=data_dir)
+    trainer = Trainer(
+        parse_config(
+            {
+                "steps": 5,
+                "dataset": {"kind": "digits"},
+                "model": {"arch": "dcgan", "z_dim": 8, "hidden": 8, "conditional": True},
+                "train": {"batch_size": 16},
+                "stream": {"eval_every": 1000},
+            }
+        ),
+        data_dir=data_dir,
+    )
     trainer.step()
     images = trainer.sample(4, seed=0, labels=torch.tensor([3, 3, 3, 3]))
     assert images.shape == (4, 1, 8, 8)

@@ -31,12 +31,20 @@ class Labelless(nn.Module):
         return self.net(x)
 
 
-def unrolled_g_loss(g: nn.Module, d: nn.Module, z: torch.Tensor, real: torch.Tensor, steps: int,
-                    second_order: bool, moments: AdamMoments | None = None) -> torch.Tensor:
+def unrolled_g_loss(
+    g: nn.Module,
+    d: nn.Module,
+    z: torch.Tensor,
+    real: torch.Tensor,
+    steps: int,
+    second_order: bool,
+    moments: AdamMoments | None = None,
+) -> torch.Tensor:
     fake = g(z)
     params = dict(d.named_parameters())
-    unrolled = unroll(d, params, lambda r, f: LOSS.d_loss(r, f, 1.0), (real, None), (fake, None), steps, 0.3,
-                      second_order, moments)
+    unrolled = unroll(
+        d, params, lambda r, f: LOSS.d_loss(r, f, 1.0), (real, None), (fake, None), steps, 0.3, second_order, moments
+    )
     return LOSS.g_loss(unrolled_output(d, unrolled, fake, None))
 
 
@@ -44,8 +52,15 @@ def g_gradient(g: nn.Module, loss: torch.Tensor) -> torch.Tensor:
     return torch.cat([gr.flatten() for gr in torch.autograd.grad(loss, list(g.parameters()))])
 
 
-def finite_difference_gradient(g: nn.Module, d: nn.Module, z: torch.Tensor, real: torch.Tensor, steps: int,
-                               moments: AdamMoments | None, h: float = 1e-6) -> torch.Tensor:
+def finite_difference_gradient(
+    g: nn.Module,
+    d: nn.Module,
+    z: torch.Tensor,
+    real: torch.Tensor,
+    steps: int,
+    moments: AdamMoments | None,
+    h: float = 1e-6,
+) -> torch.Tensor:
     grads = []
     for p in g.parameters():
         flat = p.data.view(-1)
@@ -62,8 +77,10 @@ def finite_difference_gradient(g: nn.Module, d: nn.Module, z: torch.Tensor, real
 
 def batch() -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
-    return (torch.randn(16, 2, generator=gen, dtype=torch.float64),
-            torch.randn(16, 2, generator=gen, dtype=torch.float64) + 1)
+    return (
+        torch.randn(16, 2, generator=gen, dtype=torch.float64),
+        torch.randn(16, 2, generator=gen, dtype=torch.float64) + 1,
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -75,9 +92,12 @@ def test_second_order_unrolled_gradient_matches_finite_differences(optimizer: st
     if optimizer == "adam":  # continue from non-zero moments, as when D has trained with Adam for a while
         gen = torch.Generator().manual_seed(2)
         named = dict(d.named_parameters())
-        moments = AdamMoments({n: 0.01 * torch.randn(p.shape, generator=gen, dtype=p.dtype) for n, p in named.items()},
-                              {n: 1e-3 * torch.rand(p.shape, generator=gen, dtype=p.dtype) for n, p in named.items()},
-                              step=10, betas=(0.5, 0.999))
+        moments = AdamMoments(
+            {n: 0.01 * torch.randn(p.shape, generator=gen, dtype=p.dtype) for n, p in named.items()},
+            {n: 1e-3 * torch.rand(p.shape, generator=gen, dtype=p.dtype) for n, p in named.items()},
+            step=10,
+            betas=(0.5, 0.999),
+        )
     analytic = g_gradient(g, unrolled_g_loss(g, d, z, real, 3, True, moments))
     numeric = finite_difference_gradient(g, d, z, real, 3, moments)
     assert torch.allclose(analytic, numeric, rtol=1e-4, atol=1e-7)
@@ -97,8 +117,16 @@ def test_first_order_gradient_treats_unrolled_d_as_constant():
     d = Labelless(d_net)
     z, real = batch()
     fake = g(z)
-    unrolled = unroll(d, dict(d.named_parameters()), lambda r, f: LOSS.d_loss(r, f, 1.0), (real, None),
-                      (fake, None), 3, 0.3, second_order=False)
+    unrolled = unroll(
+        d,
+        dict(d.named_parameters()),
+        lambda r, f: LOSS.d_loss(r, f, 1.0),
+        (real, None),
+        (fake, None),
+        3,
+        0.3,
+        second_order=False,
+    )
     frozen = {n: p.detach() for n, p in unrolled.items()}
     expected = g_gradient(g, LOSS.g_loss(unrolled_output(d, frozen, g(z), None)))
     assert torch.allclose(g_gradient(g, unrolled_g_loss(g, d, z, real, 3, False)), expected)
@@ -126,8 +154,14 @@ def test_unrolled_d_moves_towards_separating_the_minibatch():
     d = Labelless(d_net)
     z, real = batch()
     fake = g(z).detach()
-    loss_of = lambda params: LOSS.d_loss(unrolled_output(d, params, real, None),  # noqa: E731
-                                         unrolled_output(d, params, fake, None), 1.0)
+
+    def loss_of(params):
+        return LOSS.d_loss(
+            unrolled_output(d, params, real, None),
+            unrolled_output(d, params, fake, None),
+            1.0,
+        )
+
     start = dict(d.named_parameters())
     after = unroll(d, start, lambda r, f: LOSS.d_loss(r, f, 1.0), (real, None), (fake, None), 5, 0.3, True)
     assert loss_of(after) < loss_of(start)

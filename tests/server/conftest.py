@@ -70,8 +70,7 @@ class PgCluster:
     def __init__(self) -> None:
         missing = [name for name in ("initdb", "pg_ctl") if not (PG_BIN / name).exists()]
         if missing:
-            pytest.fail(f"PostgreSQL 15 binaries {missing} not found in {PG_BIN}: install postgresql-15",
-                        pytrace=False)
+            pytest.fail(f"PostgreSQL 15 binaries {missing} not found in {PG_BIN}: install postgresql-15", pytrace=False)
         self.prefix: list[str] = []
         if os.geteuid() == 0:
             # initdb refuses to run as root: run the cluster as the postgres user instead.
@@ -90,8 +89,9 @@ class PgCluster:
         self.data, self.log = self.root / "data", self.root / "log"
         self.port = _free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
-        self._pg(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E",
-                 "UTF8")
+        self._pg(
+            str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"
+        )
 
     def _pg(self, *args: str) -> None:
         proc = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=60)
@@ -100,15 +100,16 @@ class PgCluster:
             pytest.fail(f"{args[0]} failed: {proc.stdout}{proc.stderr}{log_text}", pytrace=False)
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off")
-        self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "-o", options,
-                 "start")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        self._pg(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "-o", options, "start"
+        )
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run([*self.prefix, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                           timeout=60)
+            subprocess.run(
+                [*self.prefix, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"], timeout=60
+            )
 
     def remove(self) -> None:
         self.stop()

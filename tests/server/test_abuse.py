@@ -48,16 +48,20 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(data_dir: Path) -> Iterator[str]:
-    yield from serve(data_dir, warm_workers=1, max_concurrent=1, token=TOKEN, max_upload_bytes=MAX_UPLOAD,
-                     max_runs_per_client=4)
+    yield from serve(
+        data_dir, warm_workers=1, max_concurrent=1, token=TOKEN, max_upload_bytes=MAX_UPLOAD, max_runs_per_client=4
+    )
 
 
 def stored(server: str, data_dir: Path) -> tuple[list[str], list[str], int]:
     """What exists: dataset ids listed, files in the datasets folder, runs."""
     folder = data_dir / "datasets"
     files = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-    return ([d["id"] for d in httpx.get(f"{server}/api/datasets").json()], files,
-            len(httpx.get(f"{server}/api/runs").json()))
+    return (
+        [d["id"] for d in httpx.get(f"{server}/api/datasets").json()],
+        files,
+        len(httpx.get(f"{server}/api/runs").json()),
+    )
 
 
 def refused(response: httpx.Response, status: int) -> str:
@@ -72,12 +76,14 @@ def refused(response: httpx.Response, status: int) -> str:
 
 def png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width``×``height`` with (almost) no pixel data behind it."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND",
-                                                                                                            b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def zip_lying_about_its_size(real_bytes: int, declared: int) -> bytes:
@@ -103,11 +109,13 @@ def npz_claiming(shape: tuple[int, ...]) -> bytes:
 
 
 MALFORMED_UPLOADS = {
-    "png-header-claiming-100000x100000-in-a-zip": ("big.zip", zip_bytes({"a.png": png_claiming(100_000, 100_000),
-                                                                        "b.png": png()}), 422),
+    "png-header-claiming-100000x100000-in-a-zip": (
+        "big.zip",
+        zip_bytes({"a.png": png_claiming(100_000, 100_000), "b.png": png()}),
+        422,
+    ),
     "png-header-claiming-100000x100000-alone": ("big.png", png_claiming(100_000, 100_000), 415),
-    "zip-member-inflating-to-64MiB-declaring-100-bytes": ("liar.zip", zip_lying_about_its_size(64 * 2**20, 100),
-                                                          422),
+    "zip-member-inflating-to-64MiB-declaring-100-bytes": ("liar.zip", zip_lying_about_its_size(64 * 2**20, 100), 422),
     "npy-header-claiming-7TiB": ("huge.npz", npz_claiming((10**7, 10**5)), 422),
     "inf-in-npz-points": ("inf.npz", npz_bytes(x=np.array([[np.inf, 0.0], [1.0, 1.0], [2.0, 2.0]])), 422),
     "nan-in-npz-images": ("nan.npz", npz_bytes(x=np.full((4, 8, 8), np.nan)), 422),
@@ -134,37 +142,41 @@ def test_malformed_upload_is_refused_with_a_4xx_and_leaves_nothing(server: str, 
     assert not (data_dir.parent / "x.png").exists() and not (data_dir / "x.png").exists()
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"points": [[1, 2, 3], [4, 5, 6]]}, "points.0"),
-    ({"points": [1, 2]}, "points.0"),
-    ({"points": [[1, "a"], [2, 3]]}, "points.0"),
-    ({"points": [[[1, 2]], [[3, 4]]]}, "points.0"),
-    ({"points": [[0, 0], [1, 1e400]]}, "points.1"),
-    ({"points": "0,0;1,1"}, "points"),
-    ({"points": [[0, 0]]}, "points"),
-    ({"points": [[0, 0], [1, 1]], "labels": [0]}, "labels"),
-    ({"points": [[0, 0], [1, 1]], "labels": [0, -1]}, "labels"),
-    ({"pts": [[0, 0], [1, 1]]}, "points"),
-])
-def test_json_points_of_the_wrong_shape_are_422_naming_the_field(server: str, data_dir: Path, body: dict,
-                                                                 field: str):
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"points": [[1, 2, 3], [4, 5, 6]]}, "points.0"),
+        ({"points": [1, 2]}, "points.0"),
+        ({"points": [[1, "a"], [2, 3]]}, "points.0"),
+        ({"points": [[[1, 2]], [[3, 4]]]}, "points.0"),
+        ({"points": [[0, 0], [1, 1e400]]}, "points.1"),
+        ({"points": "0,0;1,1"}, "points"),
+        ({"points": [[0, 0]]}, "points"),
+        ({"points": [[0, 0], [1, 1]], "labels": [0]}, "labels"),
+        ({"points": [[0, 0], [1, 1]], "labels": [0, -1]}, "labels"),
+        ({"pts": [[0, 0], [1, 1]]}, "points"),
+    ],
+)
+def test_json_points_of_the_wrong_shape_are_422_naming_the_field(server: str, data_dir: Path, body: dict, field: str):
     """Wrong-shaped JSON points: 422 naming the offending field; nothing stored."""
     before = stored(server, data_dir)
-    response = httpx.post(f"{server}/api/datasets", content=json.dumps(body), headers=AUTH | {
-        "content-type": "application/json"})
+    response = httpx.post(
+        f"{server}/api/datasets", content=json.dumps(body), headers=AUTH | {"content-type": "application/json"}
+    )
     assert refused(response, 422).startswith(f"{field}: ")
     assert stored(server, data_dir) == before
 
 
-def raw_chunked_upload(base: str, head: bytes, chunk: bytes, chunks: int, content_type: str
-                       ) -> tuple[int, int, bytes]:
+def raw_chunked_upload(base: str, head: bytes, chunk: bytes, chunks: int, content_type: str) -> tuple[int, int, bytes]:
     """POST /api/datasets with Transfer-Encoding: chunked (no Content-Length): ``head``, then ``chunk`` after
     ``chunk`` until the server answers or ``chunks`` are sent. Returns (status, body bytes sent before the answer,
     response body)."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        request = (f"POST /api/datasets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-                f"Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n")
+        request = (
+            f"POST /api/datasets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         sock.sendall(request.encode() + f"{len(head):x}\r\n".encode() + head + b"\r\n")
         sent = len(head)
         sock.setblocking(False)
@@ -191,14 +203,20 @@ def raw_chunked_upload(base: str, head: bytes, chunk: bytes, chunks: int, conten
     return int(status_line.split()[1]), sent, rest.partition(b"\r\n\r\n")[2]
 
 
-MULTIPART_HEAD = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.npz"\r\n'
-                  b"Content-Type: application/octet-stream\r\n\r\n")
+MULTIPART_HEAD = (
+    b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.npz"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+)
 
 
-@pytest.mark.parametrize(("content_type", "head"), [("multipart/form-data; boundary=xyz", MULTIPART_HEAD),
-                                                    ("application/json", b'{"points": [')], ids=["multipart", "json"])
-def test_chunked_upload_without_length_is_cut_off_with_413_soon_after_the_limit(server: str, data_dir: Path,
-                                                                                content_type: str, head: bytes):
+@pytest.mark.parametrize(
+    ("content_type", "head"),
+    [("multipart/form-data; boundary=xyz", MULTIPART_HEAD), ("application/json", b'{"points": [')],
+    ids=["multipart", "json"],
+)
+def test_chunked_upload_without_length_is_cut_off_with_413_soon_after_the_limit(
+    server: str, data_dir: Path, content_type: str, head: bytes
+):
     """A chunked body with no Content-Length, 8× the limit: 413 once the limit (plus multipart slack) is passed,
     before the rest is sent; nothing stored."""
     before = stored(server, data_dir)
@@ -216,11 +234,15 @@ def test_uploads_within_the_limit_still_pass_the_upload_middleware(server: str, 
     normal multipart one are stored (and then listed)."""
     points = [[float(i), float(i % 5)] for i in range(400)]
     body = json.dumps({"points": points}).encode()
-    chunked = httpx.post(f"{server}/api/datasets", content=iter([body[:100], body[100:]]), headers=AUTH | {
-        "content-type": "application/json"})
+    chunked = httpx.post(
+        f"{server}/api/datasets",
+        content=iter([body[:100], body[100:]]),
+        headers=AUTH | {"content-type": "application/json"},
+    )
     assert chunked.status_code == 201, chunked.text
-    multipart = httpx.post(f"{server}/api/datasets", files={"file": ("p.npz", npz_bytes(x=np.zeros((50, 2))))},
-                           headers=AUTH)
+    multipart = httpx.post(
+        f"{server}/api/datasets", files={"file": ("p.npz", npz_bytes(x=np.zeros((50, 2))))}, headers=AUTH
+    )
     assert multipart.status_code == 201, multipart.text
     listed = stored(server, data_dir)[0]
     assert {chunked.json()["id"], multipart.json()["id"]} <= set(listed)
@@ -229,8 +251,9 @@ def test_uploads_within_the_limit_still_pass_the_upload_middleware(server: str, 
 # ----------------------------------------------------------------------------------------- configs
 
 
-def _leaves(node: dict[str, Any], path: str, defs: dict[str, Any], base: dict[str, Any]
-            ) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+def _leaves(
+    node: dict[str, Any], path: str, defs: dict[str, Any], base: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(dotted path, leaf schema, override the leaf needs beside it) for every field of RunConfig's schema; a
     dataset kind's fields come with ``dataset.kind`` set to that kind."""
     if "$ref" in node:
@@ -279,8 +302,11 @@ def bad_values(leaf: dict[str, Any]) -> list[tuple[str, Any]]:
 def absurd_configs() -> list[Any]:
     """One case per field: its path, the override its dataset kind needs, and its forbidden values."""
     schema = config_schema()
-    return [pytest.param(path, base, bad_values(leaf), id=path)
-            for path, leaf, base in _leaves(schema, "", schema.get("$defs", {}), {}) if bad_values(leaf)]
+    return [
+        pytest.param(path, base, bad_values(leaf), id=path)
+        for path, leaf, base in _leaves(schema, "", schema.get("$defs", {}), {})
+        if bad_values(leaf)
+    ]
 
 
 ABSURD = absurd_configs()
@@ -289,14 +315,23 @@ ABSURD = absurd_configs()
 def test_every_config_field_has_absurd_values_to_try():
     """The generator reaches every field of the schema, including each dataset kind's."""
     paths = {case.values[0] for case in ABSURD}
-    assert {"steps", "train.lr_g", "tricks.instance_noise.std", "stream.checkpoint_every", "dataset.side",
-            "model.arch", "train.betas", "tricks.unroll_lr"} <= paths
+    assert {
+        "steps",
+        "train.lr_g",
+        "tricks.instance_noise.std",
+        "stream.checkpoint_every",
+        "dataset.side",
+        "model.arch",
+        "train.betas",
+        "tricks.unroll_lr",
+    } <= paths
     assert sum(len(case.values[2]) for case in ABSURD) > 150
 
 
 @pytest.mark.parametrize(("path", "base", "values"), ABSURD)
-def test_absurd_values_of_a_config_field_are_422_naming_it_and_create_no_run(server: str, path: str, base: dict,
-                                                                            values: list[tuple[str, Any]]):
+def test_absurd_values_of_a_config_field_are_422_naming_it_and_create_no_run(
+    server: str, path: str, base: dict, values: list[tuple[str, Any]]
+):
     """The field at min-1/max+1, huge, NaN/inf, a string, a list or an object (what applies to its type): each
     422 with an error naming the field; the run list is unchanged."""
     before = len(httpx.get(f"{server}/api/runs").json())
@@ -314,8 +349,7 @@ def test_absurd_values_of_a_config_field_are_422_naming_it_and_create_no_run(ser
 def test_overrides_that_set_a_field_inside_a_value_are_422_not_500(server: str, overrides: dict):
     """A patch putting a field under a value (``steps.x``) was a TypeError (500); now 422 naming it, no run."""
     before = len(httpx.get(f"{server}/api/runs").json())
-    response = httpx.post(f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": overrides},
-                          headers=AUTH)
+    response = httpx.post(f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": overrides}, headers=AUTH)
     assert response.status_code == 422, response.text
     assert len(httpx.get(f"{server}/api/runs").json()) == before
 
@@ -326,15 +360,23 @@ def test_overrides_that_set_a_field_inside_a_value_are_422_not_500(server: str, 
 def mutating_routes() -> list[tuple[str, str]]:
     """Every non-GET route of the published OpenAPI schema."""
     spec = create_app(Settings(data_dir=Path("unused"))).openapi()
-    return [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops
-            if method.upper() not in ("GET", "HEAD", "OPTIONS")]
+    return [
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if method.upper() not in ("GET", "HEAD", "OPTIONS")
+    ]
 
 
 @pytest.mark.parametrize(("method", "path"), mutating_routes())
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}],
-                         ids=["missing", "wrong", "not-bearer"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}],
+    ids=["missing", "wrong", "not-bearer"],
+)
 def test_every_mutating_route_without_the_right_token_is_401_and_changes_nothing(
-        server: str, data_dir: Path, method: str, path: str, headers: dict):
+    server: str, data_dir: Path, method: str, path: str, headers: dict
+):
     """Missing, wrong or non-bearer token on every mutating route: 401 naming ``authorization``; nothing stored."""
     before = stored(server, data_dir)
     url = server + path.replace("{run_id}", "r").replace("{action}", "stop")
@@ -368,8 +410,9 @@ def test_a_flood_of_2000_websocket_patches_is_applied_in_order_while_training_an
     fast as the socket takes them are all acknowledged (``patch_accepted``) in order within a minute (a worker
     replayed every pending patch for each new one: quadratic, ~90 s for 2000 here; now ~5 s), the newest value
     wins, training keeps stepping, and /api/health answers within a second meanwhile."""
-    run = httpx.post(f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 10_000_000}},
-                     headers=AUTH).json()
+    run = httpx.post(
+        f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 10_000_000}}, headers=AUTH
+    ).json()
     # No client keepalive: the server answers a ping only after the patches queued before it.
     with connect(ws_url(server, run["id"]) + f"?token={TOKEN}", max_queue=None, ping_interval=None) as ws:
         ws.recv(timeout=30)

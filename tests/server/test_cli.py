@@ -24,8 +24,15 @@ TIMEOUT = 120  # seconds per command: generous, so a loaded machine slows the su
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``python -m server.cli ARGS`` from the repository root, the way a user runs the console script."""
     env = os.environ | {"PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
 
 def explain(result: subprocess.CompletedProcess[str]) -> str:
@@ -36,8 +43,20 @@ def explain(result: subprocess.CompletedProcess[str]) -> str:
 def trained(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``train --preset ring-unrolled --steps 30`` into a directory that does not exist yet."""
     out = tmp_path_factory.mktemp("cli") / "runs" / "ring"
-    result = cli("train", "--preset", "ring-unrolled", "--steps", "30", "--json", "--threads", "1",
-                 "--out", str(out), "--data-dir", str(out.parent / "data"))
+    result = cli(
+        "train",
+        "--preset",
+        "ring-unrolled",
+        "--steps",
+        "30",
+        "--json",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(out.parent / "data"),
+    )
     assert result.returncode == 0, explain(result)
     return result, out
 
@@ -113,23 +132,37 @@ TRAIN = ["train", "--threads", "1", "-q"]
 # One case per way a user's mistake reaches main(): --set syntax, each kind of config refusal, an unknown preset,
 # missing data, unreadable checkpoints and a bad sampling request. {tmp} and {run} are filled in by `placeholders`.
 BAD_INPUTS: dict[str, tuple[list[str], str]] = {
-    "set-without-equals": ([*TRAIN, "--preset", "ring-vanilla", "--set", "garbage"],
-                           r"--set 'garbage': expected path=value, .*"),
-    "unknown-field": ([*TRAIN, "--preset", "ring-vanilla", "--set", "nosuchfield=1"],
-                      r"nosuchfield: Extra inputs are not permitted"),
-    "value-over-limit": ([*TRAIN, "--preset", "ring-vanilla", "--set", "tricks.unroll_steps=99"],
-                         r"tricks\.unroll_steps: .*less than or equal to 20"),
-    "batch-not-multiple-of-pack": ([*TRAIN, "--preset", "ring-vanilla", "--set", "train.batch_size=255", "--set",
-                                    "tricks.pack=2"], r"train\.batch_size: must be a multiple of tricks\.pack"),
+    "set-without-equals": (
+        [*TRAIN, "--preset", "ring-vanilla", "--set", "garbage"],
+        r"--set 'garbage': expected path=value, .*",
+    ),
+    "unknown-field": (
+        [*TRAIN, "--preset", "ring-vanilla", "--set", "nosuchfield=1"],
+        r"nosuchfield: Extra inputs are not permitted",
+    ),
+    "value-over-limit": (
+        [*TRAIN, "--preset", "ring-vanilla", "--set", "tricks.unroll_steps=99"],
+        r"tricks\.unroll_steps: .*less than or equal to 20",
+    ),
+    "batch-not-multiple-of-pack": (
+        [*TRAIN, "--preset", "ring-vanilla", "--set", "train.batch_size=255", "--set", "tricks.pack=2"],
+        r"train\.batch_size: must be a multiple of tricks\.pack",
+    ),
     "unknown-preset": ([*TRAIN, "--preset", "nosuch"], r"unknown preset 'nosuch'; known: ring-vanilla, .*"),
-    "dcgan-on-2d-data": ([*TRAIN, "--preset", "digits-dcgan", "--set", "dataset.kind=ring"],
-                         r"model\.arch: dcgan needs an image dataset, not 'ring'"),
-    "missing-data-file": ([*TRAIN, "--preset", "digits-dcgan", "--set", "dataset.kind=npz", "--set",
-                           "dataset.path={tmp}/missing.npz"], r"npz file not found: .*missing\.npz"),
+    "dcgan-on-2d-data": (
+        [*TRAIN, "--preset", "digits-dcgan", "--set", "dataset.kind=ring"],
+        r"model\.arch: dcgan needs an image dataset, not 'ring'",
+    ),
+    "missing-data-file": (
+        [*TRAIN, "--preset", "digits-dcgan", "--set", "dataset.kind=npz", "--set", "dataset.path={tmp}/missing.npz"],
+        r"npz file not found: .*missing\.npz",
+    ),
     "missing-checkpoint": (["sample", "{tmp}/missing.pt"], r".*missing\.pt: no such checkpoint"),
     "random-bytes-checkpoint": (["sample", "{tmp}/random.pt"], r".*random\.pt: not a readable checkpoint .*"),
-    "label-on-unconditional-run": (["sample", "{run}/checkpoint.pt", "--label", "3", "-o", "{tmp}/x.png"],
-                                   r"label: this run is not conditional"),
+    "label-on-unconditional-run": (
+        ["sample", "{run}/checkpoint.pt", "--label", "3", "-o", "{tmp}/x.png"],
+        r"label: this run is not conditional",
+    ),
 }
 
 
@@ -156,9 +189,23 @@ def test_bad_input_exits_2_with_one_line_naming_field_and_reason(case, placehold
 def test_divergence_exits_3_with_one_line_naming_step_and_metric():
     # SGD at learning rate 1 on a Wasserstein critic without its gradient penalty blows up in 6-10 steps for
     # every one of 20 seeds tried, so 50 steps leave a wide margin.
-    result = cli(*TRAIN, "--preset", "ring-vanilla", "--steps", "50", "--set", "train.optimizer=sgd",
-                 "--set", "train.lr_d=1", "--set", "train.lr_g=1", "--set", "train.loss=wasserstein_gp",
-                 "--set", "train.gp_weight=0")
+    result = cli(
+        *TRAIN,
+        "--preset",
+        "ring-vanilla",
+        "--steps",
+        "50",
+        "--set",
+        "train.optimizer=sgd",
+        "--set",
+        "train.lr_d=1",
+        "--set",
+        "train.lr_g=1",
+        "--set",
+        "train.loss=wasserstein_gp",
+        "--set",
+        "train.gp_weight=0",
+    )
     assert result.returncode == 3, explain(result)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

@@ -83,21 +83,25 @@ def test_too_large_is_413_and_nothing_written(client: TestClient, data_dir: Path
     big = npz_bytes(x=np.random.default_rng(0).normal(size=(LIMIT // 8, 2)))
     assert_error(post_file(client, "big.npz", big), 413)  # refused from Content-Length, unread
     assert_error(post_file(client, "edge.npz", bytes(LIMIT + 10)), 413)  # within the multipart slack: read, then cut
-    assert_error(client.post("/api/datasets", content=b"[" * (LIMIT + 1), headers={"content-type": "application/json"}),
-                 413)
+    assert_error(
+        client.post("/api/datasets", content=b"[" * (LIMIT + 1), headers={"content-type": "application/json"}), 413
+    )
     assert files_under(data_dir) == []
 
 
-@pytest.mark.parametrize(("name", "content", "status"), [
-    ("notes.txt", b"hello", 415),
-    ("tool.exe", b"MZ\x90\x00", 415),
-    ("tool.npz", b"MZ\x90\x00", 422),
-    ("broken.zip", b"PK\x03\x04broken", 422),
-    ("nan.npz", npz_bytes(x=np.array([[np.nan, 0.0], [1.0, 1.0]])), 422),
-    ("mixed.zip", zip_bytes({"a.png": png(value=1), "b.png": png(value=2, side=(9, 9))}), 422),
-    ("evil.zip", zip_bytes({"../evil.png": png(value=1), "b.png": png(value=2)}), 422),
-    ("abs.zip", zip_bytes({"/abs.png": png(value=1), "b.png": png(value=2)}), 422),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "status"),
+    [
+        ("notes.txt", b"hello", 415),
+        ("tool.exe", b"MZ\x90\x00", 415),
+        ("tool.npz", b"MZ\x90\x00", 422),
+        ("broken.zip", b"PK\x03\x04broken", 422),
+        ("nan.npz", npz_bytes(x=np.array([[np.nan, 0.0], [1.0, 1.0]])), 422),
+        ("mixed.zip", zip_bytes({"a.png": png(value=1), "b.png": png(value=2, side=(9, 9))}), 422),
+        ("evil.zip", zip_bytes({"../evil.png": png(value=1), "b.png": png(value=2)}), 422),
+        ("abs.zip", zip_bytes({"/abs.png": png(value=1), "b.png": png(value=2)}), 422),
+    ],
+)
 def test_bad_files_are_refused(client: TestClient, data_dir: Path, name: str, content: bytes, status: int):
     assert_error(post_file(client, name, content), status)
     assert files_under(data_dir) == []
@@ -115,8 +119,9 @@ def test_zip_bomb_is_refused(client: TestClient, data_dir: Path):
 
 
 def test_wrong_content_type_and_missing_field(client: TestClient):
-    assert_error(client.post("/api/datasets", content=b"x", headers={"content-type": "text/plain"}), 415,
-                 "content-type")
+    assert_error(
+        client.post("/api/datasets", content=b"x", headers={"content-type": "text/plain"}), 415, "content-type"
+    )
     assert_error(client.post("/api/datasets", data={"other": "1"}, files={"nofile": ("a.npz", b"x")}), 422)
 
 

@@ -57,15 +57,17 @@ def test_missing_upload_names_the_id(tmp_path: Path):
 
 def test_zip_of_flat_greyscale_images(tmp_path: Path):
     members = {f"img{i}.png": png(value=i * 20) for i in range(5)}
-    meta = save_upload(tmp_path, "x.zip", zip_bytes(members | {"__MACOSX/._img0.png": b"junk", ".DS_Store": b"j"}),
-                       MAX)
+    meta = save_upload(tmp_path, "x.zip", zip_bytes(members | {"__MACOSX/._img0.png": b"junk", ".DS_Store": b"j"}), MAX)
     assert meta["format"] == "zip" and meta["shape"] == [5, 1, 8, 8] and meta["labels"] == 0
     assert meta["classes"] is None
 
 
 def test_zip_class_folders_give_labels_and_colour_gives_rgb(tmp_path: Path):
-    members = {f"root/{label}/{i}.png": png((16, 16), colour=True, value=i) for label in ("cat", "dog", "ant")
-               for i in range(3)}
+    members = {
+        f"root/{label}/{i}.png": png((16, 16), colour=True, value=i)
+        for label in ("cat", "dog", "ant")
+        for i in range(3)
+    }
     members["root/dog/extra.jpg"] = png((16, 16), colour=True, fmt="JPEG")
     meta = save_upload(tmp_path, "pets.zip", zip_bytes(members), MAX)
     assert meta["shape"] == [10, 3, 16, 16] and meta["labels"] == 3 and meta["classes"] == ["ant", "cat", "dog"]
@@ -79,29 +81,32 @@ def test_json_points(tmp_path: Path):
     assert meta["format"] == "points" and meta["shape"] == [3, 2] and meta["labels"] == 2
 
 
-@pytest.mark.parametrize(("filename", "content", "status"), [
-    ("a.txt", b"hello", 415),
-    ("setup.exe", b"MZ\x90\x00", 415),
-    ("noext", b"x", 415),
-    ("setup.npz", b"MZ\x90\x00 not a zip", 422),
-    ("broken.zip", b"PK\x03\x04 truncated", 422),
-    ("nan.npz", npz_bytes(x=np.array([[0.0, np.nan], [1, 1]])), 422),
-    ("pickle.npz", npz_bytes(x=np.array([object(), 1], dtype=object)), 422),
-    ("noX.npz", npz_bytes(z=np.zeros((4, 2))), 422),
-    ("p.json", b'{"points": [[0, NaN], [1, 1]]}', 422),
-    ("p.json", b'{"points": [[0, 1]]}', 422),
-    ("p.json", b'{"points": [[0, 1], [1, 1]], "labels": [0]}', 422),
-    ("p.json", b"{not json", 422),
-    ("mixed.zip", zip_bytes({"a.png": png((8, 8)), "b.png": png((9, 8))}), 422),
-    ("big.zip", zip_bytes({"a.png": png((65, 8)), "b.png": png((65, 8))}), 422),
-    ("fake.zip", zip_bytes({"a.png": b"not a png", "b.png": png()}), 422),
-    ("jpgaspng.zip", zip_bytes({"a.png": png(fmt="JPEG"), "b.png": png()}), 422),
-    ("other.zip", zip_bytes({"a.png": png(), "b.png": png(), "notes.txt": b"hi"}), 422),
-    ("nesting.zip", zip_bytes({"a.png": png(), "cls/b.png": png()}), 422),
-    ("evil.zip", zip_bytes({"../evil.png": png(), "b.png": png()}), 422),
-    ("abs.zip", zip_bytes({"/abs.png": png(), "b.png": png()}), 422),
-    ("win.zip", zip_bytes({"..\\evil.png": png(), "b.png": png()}), 422),
-])
+@pytest.mark.parametrize(
+    ("filename", "content", "status"),
+    [
+        ("a.txt", b"hello", 415),
+        ("setup.exe", b"MZ\x90\x00", 415),
+        ("noext", b"x", 415),
+        ("setup.npz", b"MZ\x90\x00 not a zip", 422),
+        ("broken.zip", b"PK\x03\x04 truncated", 422),
+        ("nan.npz", npz_bytes(x=np.array([[0.0, np.nan], [1, 1]])), 422),
+        ("pickle.npz", npz_bytes(x=np.array([object(), 1], dtype=object)), 422),
+        ("noX.npz", npz_bytes(z=np.zeros((4, 2))), 422),
+        ("p.json", b'{"points": [[0, NaN], [1, 1]]}', 422),
+        ("p.json", b'{"points": [[0, 1]]}', 422),
+        ("p.json", b'{"points": [[0, 1], [1, 1]], "labels": [0]}', 422),
+        ("p.json", b"{not json", 422),
+        ("mixed.zip", zip_bytes({"a.png": png((8, 8)), "b.png": png((9, 8))}), 422),
+        ("big.zip", zip_bytes({"a.png": png((65, 8)), "b.png": png((65, 8))}), 422),
+        ("fake.zip", zip_bytes({"a.png": b"not a png", "b.png": png()}), 422),
+        ("jpgaspng.zip", zip_bytes({"a.png": png(fmt="JPEG"), "b.png": png()}), 422),
+        ("other.zip", zip_bytes({"a.png": png(), "b.png": png(), "notes.txt": b"hi"}), 422),
+        ("nesting.zip", zip_bytes({"a.png": png(), "cls/b.png": png()}), 422),
+        ("evil.zip", zip_bytes({"../evil.png": png(), "b.png": png()}), 422),
+        ("abs.zip", zip_bytes({"/abs.png": png(), "b.png": png()}), 422),
+        ("win.zip", zip_bytes({"..\\evil.png": png(), "b.png": png()}), 422),
+    ],
+)
 def test_bad_uploads_are_refused_and_nothing_is_written(tmp_path: Path, filename: str, content: bytes, status: int):
     refused(tmp_path, filename, content, status)
     assert list(tmp_path.rglob("*.png")) == []

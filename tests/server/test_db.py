@@ -85,8 +85,13 @@ def test_alerts_stored_before_the_cleared_column_existed_upgrade_as_raised_alert
     try:
         run_id = _new_run(make_session_factory(engine), status="completed")
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO alerts (run_id, step, kind, message, created_at) "
-                              "VALUES (:run, 5, 'mode_collapse', 'collapsed', :t)"), {"run": run_id, "t": utcnow()})
+            conn.execute(
+                text(
+                    "INSERT INTO alerts (run_id, step, kind, message, created_at) "
+                    "VALUES (:run, 5, 'mode_collapse', 'collapsed', :t)"
+                ),
+                {"run": run_id, "t": utcnow()},
+            )
         upgrade(db_url)
         with Session(engine) as session:
             assert [(a["kind"], a["cleared"]) for a in repo.alerts(session, run_id)] == [("mode_collapse", False)]

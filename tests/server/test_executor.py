@@ -74,8 +74,7 @@ def spec(tmp_path: Path, run_id: str, preset: str = "ring-vanilla", **overrides:
     return RunSpec(run_id, config.model_dump(mode="json"), str(checkpoint_path(tmp_path, run_id)), str(tmp_path))
 
 
-def test_a_run_starts_on_a_prestarted_worker_and_completes(executor: LocalExecutor, events: Events,
-                                                           tmp_path: Path):
+def test_a_run_starts_on_a_prestarted_worker_and_completes(executor: LocalExecutor, events: Events, tmp_path: Path):
     executor.submit(spec(tmp_path, "warm", steps=200))
     starting = events.status("warm", "starting")
     assert starting["pid"] in events.ready_pids  # torch was already imported: no cold start on this path
@@ -86,8 +85,9 @@ def test_a_run_starts_on_a_prestarted_worker_and_completes(executor: LocalExecut
 
 
 def test_2d_run_streams_field_frames(executor: LocalExecutor, events: Events, tmp_path: Path):
-    executor.submit(spec(tmp_path, "field", steps=40, stream={"field_resolution": 8, "n_samples": 64,
-                                                                "samples_every": 20}))
+    executor.submit(
+        spec(tmp_path, "field", steps=40, stream={"field_resolution": 8, "n_samples": 64, "samples_every": 20})
+    )
     frame = events.wait("field", lambda e: e["type"] == "field")
     assert len(frame["d"]) == 8 and len(frame["d"][0]) == 8
     assert len(frame["samples"]) == 64 and len(frame["directions"]) == 64
@@ -95,9 +95,16 @@ def test_2d_run_streams_field_frames(executor: LocalExecutor, events: Events, tm
 
 
 def test_frames_are_capped_at_max_frames_per_second_however_small_samples_every_is(
-        executor: LocalExecutor, events: Events, tmp_path: Path):
-    executor.submit(spec(tmp_path, "capped", steps=1500, stream={"field_resolution": 8, "n_samples": 64,
-                                                                  "samples_every": 1, "max_frames_per_second": 4}))
+    executor: LocalExecutor, events: Events, tmp_path: Path
+):
+    executor.submit(
+        spec(
+            tmp_path,
+            "capped",
+            steps=1500,
+            stream={"field_resolution": 8, "n_samples": 64, "samples_every": 1, "max_frames_per_second": 4},
+        )
+    )
     events.status("capped", "running")
     t0 = time.monotonic()
     events.status("capped", "completed")
@@ -107,8 +114,7 @@ def test_frames_are_capped_at_max_frames_per_second_however_small_samples_every_
     assert len(frames) <= 4 * elapsed + 2, (len(frames), elapsed)  # 1500 with samples_every=1 alone
 
 
-def test_patch_is_acknowledged_with_the_step_that_applies_it(executor: LocalExecutor, events: Events,
-                                                             tmp_path: Path):
+def test_patch_is_acknowledged_with_the_step_that_applies_it(executor: LocalExecutor, events: Events, tmp_path: Path):
     executor.submit(spec(tmp_path, "patch", steps=100_000))
     events.wait("patch", lambda e: e["type"] == "metrics")
     assert executor.send("patch", {"type": "patch", "id": "p1", "patch": {"tricks": {"unroll_steps": 3}}})
@@ -129,8 +135,9 @@ def test_patch_is_acknowledged_with_the_step_that_applies_it(executor: LocalExec
     assert stopped["step"] >= paused["step"]
 
 
-def test_killed_worker_fails_its_run_within_two_seconds_and_spares_the_other(executor: LocalExecutor,
-                                                                            events: Events, tmp_path: Path):
+def test_killed_worker_fails_its_run_within_two_seconds_and_spares_the_other(
+    executor: LocalExecutor, events: Events, tmp_path: Path
+):
     executor.submit(spec(tmp_path, "victim", steps=100_000))
     executor.submit(spec(tmp_path, "bystander", steps=100_000))
     events.wait("victim", lambda e: e["type"] == "metrics")
@@ -159,8 +166,14 @@ def test_runs_beyond_the_limit_queue_and_start_in_order(executor: LocalExecutor,
 
 
 def test_divergence_ends_the_run_as_diverged(executor: LocalExecutor, events: Events, tmp_path: Path):
-    executor.submit(spec(tmp_path, "nan", steps=200, train={"optimizer": "sgd", "lr_d": 1.0, "lr_g": 1.0,
-                                                             "loss": "wasserstein_gp", "gp_weight": 0.0}))
+    executor.submit(
+        spec(
+            tmp_path,
+            "nan",
+            steps=200,
+            train={"optimizer": "sgd", "lr_d": 1.0, "lr_g": 1.0, "loss": "wasserstein_gp", "gp_weight": 0.0},
+        )
+    )
     diverged = events.status("nan", "diverged")
     assert "diverged at step" in diverged["reason"]
 
@@ -170,8 +183,13 @@ def test_resume_continues_from_the_checkpoint_step(executor: LocalExecutor, even
     events.wait("first", lambda e: e["type"] == "metrics")
     executor.send("first", {"type": "stop"})
     stopped = events.status("first", "stopped")
-    resumed = RunSpec("again", {}, str(checkpoint_path(tmp_path, "again")), str(tmp_path),
-                      resume_from=str(checkpoint_path(tmp_path, "first")))
+    resumed = RunSpec(
+        "again",
+        {},
+        str(checkpoint_path(tmp_path, "again")),
+        str(tmp_path),
+        resume_from=str(checkpoint_path(tmp_path, "first")),
+    )
     executor.submit(resumed)
     running = events.status("again", "running")
     assert running["step"] == stopped["step"]
@@ -179,8 +197,9 @@ def test_resume_continues_from_the_checkpoint_step(executor: LocalExecutor, even
     events.status("again", "stopped")
 
 
-def test_workers_are_reused_so_back_to_back_runs_pay_no_new_torch_import(executor: LocalExecutor, events: Events,
-                                                                         tmp_path: Path):
+def test_workers_are_reused_so_back_to_back_runs_pay_no_new_torch_import(
+    executor: LocalExecutor, events: Events, tmp_path: Path
+):
     pids = []
     for i in range(4):
         executor.submit(spec(tmp_path, f"reuse{i}", steps=20))

@@ -47,8 +47,11 @@ def run_of(base: str, run_id: str) -> dict[str, Any]:
 
 
 def wait_status(base: str, run_id: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
-    return wait_for(f"run {run_id} {'/'.join(statuses)}",
-                    lambda: (run := run_of(base, run_id))["status"] in statuses and run, timeout)
+    return wait_for(
+        f"run {run_id} {'/'.join(statuses)}",
+        lambda: (run := run_of(base, run_id))["status"] in statuses and run,
+        timeout,
+    )
 
 
 def metric_steps(base: str, run_id: str) -> list[int]:
@@ -61,8 +64,10 @@ def wait_checkpoint(base: str, run_id: str) -> int:
 
 def wait_metrics(base: str, run_id: str, through: int) -> list[int]:
     """The stored steps, once they reach ``through``."""
-    return wait_for(f"rows of {run_id} through step {through}",
-                    lambda: (steps := metric_steps(base, run_id)) and steps[-1] >= through and steps)
+    return wait_for(
+        f"rows of {run_id} through step {through}",
+        lambda: (steps := metric_steps(base, run_id)) and steps[-1] >= through and steps,
+    )
 
 
 def assert_no_gaps(steps: list[int], through: int) -> None:
@@ -105,7 +110,8 @@ def assert_killed_run_failed_and_bystander_carries_on(base: str, victim: str, by
 
 @pytest.mark.parametrize("phase", ["start-up", "mid-step"])
 def test_kill_9_of_a_worker_at_a_random_point_fails_its_run_with_the_exit_code_and_spares_another(
-        killing: tuple[str, Any, Path], phase: str):
+    killing: tuple[str, Any, Path], phase: str
+):
     """kill -9 during start-up (building the trainer) or at a random moment of training: the run becomes
     ``failed`` with "worker process exited with code -9", a bystander run keeps training, the API stays up."""
     base, app, _ = killing
@@ -126,7 +132,8 @@ def test_kill_9_of_a_worker_at_a_random_point_fails_its_run_with_the_exit_code_a
 
 
 def test_kill_9_during_a_checkpoint_write_leaves_the_previous_checkpoint_good_and_no_partial_file(
-        killing: tuple[str, Any, Path]):
+    killing: tuple[str, Any, Path],
+):
     """A run writing a ~3 MB checkpoint every step is killed the moment a checkpoint's temp file is seen (retried
     until the kill lands with the write still open): the run is ``failed``; checkpoint.pt is never half-written —
     it loads, samples are served from it, a fork starts from it; the killed write's temp file is removed once the
@@ -172,7 +179,8 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
 def test_a_corrupt_checkpoint_gives_409_for_samples_and_fork_and_the_run_stays_as_it_was(
-        killing: tuple[str, Any, Path], corruption: str):
+    killing: tuple[str, Any, Path], corruption: str
+):
     """The checkpoint of a completed run truncated, overwritten or emptied: samples and fork answer 409 saying the
     checkpoint is unreadable (never 500), no run is created, and the run is still ``completed``."""
     base, _, data = killing
@@ -213,8 +221,12 @@ def test_resuming_an_interrupted_run_whose_checkpoint_is_corrupt_is_409_and_it_s
 def start_server(data: Path, port: int) -> subprocess.Popen:
     env = os.environ | {"GANPLAY_WARM_WORKERS": "1", "GANPLAY_MAX_CONCURRENT": "1"}
     cli = Path(sys.executable).parent / "ganplay"
-    process = subprocess.Popen([str(cli), "serve", "--port", str(port), "--data-dir", str(data)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(cli), "serve", "--port", str(port), "--data-dir", str(data)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def up() -> bool:
         assert process.poll() is None, "ganplay serve exited"
@@ -238,8 +250,9 @@ def test_server_killed_mid_run_restarts_with_the_run_interrupted_and_resumes_wit
     base = f"http://127.0.0.1:{port}"
     server = start_server(data, port)
     try:
-        run_id = create(base, preset="ring-vanilla",
-                        overrides=ENDLESS | {"stream": {"checkpoint_every": 100, "metrics_every": 1}})["id"]
+        run_id = create(
+            base, preset="ring-vanilla", overrides=ENDLESS | {"stream": {"checkpoint_every": 100, "metrics_every": 1}}
+        )["id"]
         wait_checkpoint(base, run_id)
         time.sleep(RNG.uniform(0.2, 1.5))
         workers = psutil.Process(server.pid).children(recursive=True)
@@ -304,8 +317,11 @@ def test_a_full_disk_fails_the_run_with_a_clear_reason_keeps_the_old_checkpoint_
     once space is freed a new run trains and completes."""
     data = small_disk / "data"
     for base in serve(data, warm_workers=1, max_concurrent=1):
-        run_id = create(base, preset="ring-vanilla", overrides=ENDLESS | {
-            "model": {"hidden": 256, "layers": 3}, "stream": {"checkpoint_every": 100}})["id"]
+        run_id = create(
+            base,
+            preset="ring-vanilla",
+            overrides=ENDLESS | {"model": {"hidden": 256, "layers": 3}, "stream": {"checkpoint_every": 100}},
+        )["id"]
         good = wait_checkpoint(base, run_id)
         filler = fill(small_disk, leave=1024 * 1024)
         failed = wait_status(base, run_id, "failed", timeout=60)
@@ -344,8 +360,10 @@ def test_a_locked_sqlite_database_gives_503_then_recovers_with_no_lost_metrics(t
         assert len(httpx.get(f"{base}/api/runs").json()) == runs
         stop(base, run_id)
         assert_no_gaps(wait_metrics(base, run_id, run_of(base, run_id)["step"]), run_of(base, run_id)["step"])
-        assert httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 5}}
-                          ).status_code == 201
+        assert (
+            httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 5}}).status_code
+            == 201
+        )
 
 
 def test_postgresql_going_away_gives_503_and_the_server_recovers_with_no_lost_metrics(tmp_path: Path):
@@ -353,20 +371,25 @@ def test_postgresql_going_away_gives_503_and_the_server_recovers_with_no_lost_me
     ok, training goes on; when PostgreSQL is back the API answers again and every metric row, including those
     made while it was down, is stored with no gap."""
     for cluster in pg_cluster():
-        for base in serve(tmp_path / "data", warm_workers=1, max_concurrent=1,
-                          database_url=f"{cluster.url}/postgres"):
+        for base in serve(tmp_path / "data", warm_workers=1, max_concurrent=1, database_url=f"{cluster.url}/postgres"):
             run_id = create(base, preset="ring-vanilla", overrides=ENDLESS | {"stream": {"metrics_every": 1}})["id"]
             wait_metrics(base, run_id, 1)
             cluster.stop()
             try:
-                for response in (httpx.get(f"{base}/api/runs", timeout=30),
-                                 httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla"}, timeout=30)):
+                for response in (
+                    httpx.get(f"{base}/api/runs", timeout=30),
+                    httpx.post(f"{base}/api/runs", json={"preset": "ring-vanilla"}, timeout=30),
+                ):
                     assert response.status_code == 503, response.text
                 assert httpx.get(f"{base}/api/health").json()["status"] == "ok"
                 time.sleep(2)
             finally:
                 cluster.start()
-            wait_for("the API back", lambda url=f"{base}/api/runs": httpx.get(url, timeout=30).status_code == 200,
-                     timeout=30, every=0.5)
+            wait_for(
+                "the API back",
+                lambda url=f"{base}/api/runs": httpx.get(url, timeout=30).status_code == 200,
+                timeout=30,
+                every=0.5,
+            )
             stop(base, run_id)
             assert_no_gaps(wait_metrics(base, run_id, run_of(base, run_id)["step"]), run_of(base, run_id)["step"])

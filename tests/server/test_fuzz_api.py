@@ -53,10 +53,10 @@ def fuzz_one(case: Any, real: bool, fuzz_server: dict[str, Any]) -> None:
 
 @schema.parametrize()
 @schema.given(real=st.booleans())
-@settings(max_examples=CI_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=CI_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_route_answers_fuzzed_requests_without_5xx_and_as_its_schema_says(
-        case: Any, real: bool, fuzz_server: dict[str, Any]) -> None:
+    case: Any, real: bool, fuzz_server: dict[str, Any]
+) -> None:
     """No 5xx and no response that breaks the schema, over a bounded number of examples per route."""
     fuzz_one(case, real, fuzz_server)
 
@@ -66,7 +66,8 @@ def test_every_route_answers_fuzzed_requests_without_5xx_and_as_its_schema_says(
 @schema.given(real=st.booleans())
 @settings(max_examples=SOAK_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_soak_every_route_answers_many_fuzzed_requests_without_5xx_and_as_its_schema_says(
-        case: Any, real: bool, fuzz_server: dict[str, Any]) -> None:
+    case: Any, real: bool, fuzz_server: dict[str, Any]
+) -> None:
     """The same property as the CI fuzz over many more, non-derandomised examples per route."""
     fuzz_one(case, real, fuzz_server)
 

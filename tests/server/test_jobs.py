@@ -42,8 +42,11 @@ def test_deleting_a_finished_run_removes_its_files(server: str, data_dir: Path):
 
 
 def test_deleting_a_running_run_removes_its_files_once_its_worker_has_stopped(server: str, data_dir: Path):
-    run = create(server, preset="digits-dcgan", overrides={"steps": 100_000, "stream": {"samples_every": 1,
-                                                                                        "checkpoint_every": 5}})
+    run = create(
+        server,
+        preset="digits-dcgan",
+        overrides={"steps": 100_000, "stream": {"samples_every": 1, "checkpoint_every": 5}},
+    )
     with connect(ws_url(server, run["id"])) as ws:
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "checkpoint")
@@ -55,8 +58,7 @@ def test_deleting_a_running_run_removes_its_files_once_its_worker_has_stopped(se
     assert not folder.exists()
 
 
-def test_a_queued_fork_starts_at_its_step_although_the_parent_trained_on_and_was_deleted(server: str,
-                                                                                         data_dir: Path):
+def test_a_queued_fork_starts_at_its_step_although_the_parent_trained_on_and_was_deleted(server: str, data_dir: Path):
     parent = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 25}})
     with connect(ws_url(server, parent["id"])) as ws:
         ws.recv(timeout=30)
@@ -87,8 +89,10 @@ def test_a_fork_interrupted_before_its_first_checkpoint_resumes_as_the_fork(tmp_
     with connect(ws_url(base, parent["id"])) as ws:
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "checkpoint")
-        child = httpx.post(f"{base}/api/runs/{parent['id']}/fork",
-                           json={"overrides": {"steps": 100_000, "tricks": {"unroll_steps": 2}}}).json()
+        child = httpx.post(
+            f"{base}/api/runs/{parent['id']}/fork",
+            json={"overrides": {"steps": 100_000, "tricks": {"unroll_steps": 2}}},
+        ).json()
     assert child["status"] == "queued"
     next(first, None)  # the server goes down with the fork still queued
     again = serve(data, warm_workers=1, max_concurrent=1)

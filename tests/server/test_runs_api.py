@@ -79,8 +79,9 @@ def test_a_run_completes_and_a_fork_starts_at_its_checkpoint(server: str):
     while httpx.get(f"{server}/api/runs/{parent['id']}").json()["status"] != "completed":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    response = httpx.post(f"{server}/api/runs/{parent['id']}/fork",
-                          json={"overrides": {"steps": 200, "tricks": {"unroll_steps": 2}}})
+    response = httpx.post(
+        f"{server}/api/runs/{parent['id']}/fork", json={"overrides": {"steps": 200, "tricks": {"unroll_steps": 2}}}
+    )
     assert response.status_code == 201, response.text
     child = response.json()
     assert child["parent_id"] == parent["id"] and child["parent_step"] == 60
@@ -92,11 +93,14 @@ def test_a_run_completes_and_a_fork_starts_at_its_checkpoint(server: str):
         receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"preset": "ring-vanilla", "overrides": {"tricks": {"unroll_steps": 99}}}, "tricks.unroll_steps"),
-    ({"config": {"model": {"arch": "dcgan"}}}, "model.arch"),
-    ({"preset": "no-such-preset"}, "preset"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"preset": "ring-vanilla", "overrides": {"tricks": {"unroll_steps": 99}}}, "tricks.unroll_steps"),
+        ({"config": {"model": {"arch": "dcgan"}}}, "model.arch"),
+        ({"preset": "no-such-preset"}, "preset"),
+    ],
+)
 def test_invalid_runs_are_refused_with_the_field_and_nothing_is_created(server: str, body: dict, field: str):
     before = len(httpx.get(f"{server}/api/runs").json())
     response = httpx.post(f"{server}/api/runs", json=body)
@@ -125,8 +129,9 @@ def test_stream_of_an_unknown_run_is_closed_with_a_reason(server: str):
 
 
 @BACKENDS
-def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their_checkpoint(tmp_path: Path,
-                                                                                          db_url: str):
+def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their_checkpoint(
+    tmp_path: Path, db_url: str
+):
     data = tmp_path / "restart"
     server = serve(data, warm_workers=1, max_concurrent=1, database_url=db_url)
     base = next(server)
@@ -204,8 +209,11 @@ def test_samples_before_any_checkpoint_is_409(server: str):
 
 
 def test_a_client_that_never_reads_does_not_starve_another_client_or_the_run(server: str):
-    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"samples_every": 5,
-                                                                             "max_frames_per_second": 60}})
+    run = create(
+        server,
+        preset="ring-vanilla",
+        overrides={"steps": 100_000, "stream": {"samples_every": 5, "max_frames_per_second": 60}},
+    )
     url = ws_url(server, run["id"])
     stalled = connect(url, max_queue=1)  # reads nothing: the server's sends to it back up
     try:
@@ -227,8 +235,9 @@ def test_an_uploaded_dataset_trains_through_the_api(server: str):
     assert upload.status_code == 201, upload.text
     dataset_id = upload.json()["id"]
     assert dataset_id in [d["id"] for d in httpx.get(f"{server}/api/datasets").json()]
-    run = create(server, preset="ring-vanilla",
-                 overrides={"steps": 30, "dataset": {"kind": "upload", "id": dataset_id}})
+    run = create(
+        server, preset="ring-vanilla", overrides={"steps": 30, "dataset": {"kind": "upload", "id": dataset_id}}
+    )
     with connect(ws_url(server, run["id"])) as ws:
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")

@@ -20,8 +20,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from serve(tmp_path_factory.mktemp("secure"), warm_workers=1, max_concurrent=1, token=TOKEN,
-                     max_runs_per_client=1)
+    yield from serve(
+        tmp_path_factory.mktemp("secure"), warm_workers=1, max_concurrent=1, token=TOKEN, max_runs_per_client=1
+    )
 
 
 def stop_and_wait(server: str, run_id: str) -> None:
@@ -57,8 +58,9 @@ def refused_with_4401(url: str, **kwargs: Any) -> None:
 
 
 def test_websocket_needs_the_token_and_an_acceptable_origin(server: str):
-    created = httpx.post(f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 50}},
-                         headers=AUTH)
+    created = httpx.post(
+        f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 50}}, headers=AUTH
+    )
     run_id = created.json()["id"]
     url = server.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
     refused_with_4401(url)

@@ -35,8 +35,17 @@ from tests.server.test_runs_api import receive_until, ws_url
 FD_SLACK = 25
 RSS_GROWTH_MB = 200
 WARM, MAX_CONCURRENT = 2, 2
-PARENT = {"steps": 10_000_000, "stream": {"checkpoint_every": 20, "samples_every": 10, "field_resolution": 8,
-                                          "n_samples": 64, "eval_every": 50, "eval_samples": 100}}
+PARENT = {
+    "steps": 10_000_000,
+    "stream": {
+        "checkpoint_every": 20,
+        "samples_every": 10,
+        "field_resolution": 8,
+        "n_samples": 64,
+        "eval_every": 50,
+        "eval_samples": 100,
+    },
+}
 
 
 @dataclass
@@ -54,8 +63,9 @@ class Soak:
 @pytest.fixture
 def soak_server(tmp_path: Path) -> Iterator[Soak]:
     apps: list[Any] = []
-    for base in serve(tmp_path / "data", apps, warm_workers=WARM, max_concurrent=MAX_CONCURRENT,
-                      max_runs_per_client=1000):
+    for base in serve(
+        tmp_path / "data", apps, warm_workers=WARM, max_concurrent=MAX_CONCURRENT, max_runs_per_client=1000
+    ):
         yield Soak(base, apps[0])
 
 
@@ -126,8 +136,14 @@ def process_figures() -> tuple[int, float, list[psutil.Process]]:
     return me.num_fds(), me.memory_info().rss / 2**20, me.children(recursive=True)
 
 
-def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], parents: int,
-              clients: int, drivers: int = 3) -> dict[str, Any]:
+def soak_runs(
+    soak: Soak,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    parents: int,
+    clients: int,
+    drivers: int = 3,
+) -> dict[str, Any]:
     rng = random.Random(7)
     lifecycle(soak, rng)  # warm-up: lazy imports and caches belong to the baseline
     settle(soak)
@@ -163,9 +179,14 @@ def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, capsys: pytest.Captu
     assert not failures, failures[:3]
     settle(soak)
     fds1, rss1, children = process_figures()
-    figures = {"runs": soak.created - 2, "clients": clients, "viewer_sessions": soak.viewers,
-               "seconds": round(time.monotonic() - started, 1), "fds": (fds0, fds1), "rss_mb": (round(rss0),
-                                                                                              round(rss1))}
+    figures = {
+        "runs": soak.created - 2,
+        "clients": clients,
+        "viewer_sessions": soak.viewers,
+        "seconds": round(time.monotonic() - started, 1),
+        "fds": (fds0, fds1),
+        "rss_mb": (round(rss0), round(rss1)),
+    }
     with capsys.disabled():  # on the terminal even when the test passes: `make soak`'s figures are what it is for
         print(f"\nsoak figures: {figures}")
     executor = soak.app.state.jobs.executor
@@ -184,16 +205,21 @@ def soak_runs(soak: Soak, caplog: pytest.LogCaptureFixture, capsys: pytest.Captu
     left = sorted(p.name for p in runs_dir.iterdir()) if runs_dir.exists() else []
     assert left == [], f"files of deleted runs (or staged forks) left on disk: {left[:5]}"
     assert soak.errors == [], soak.errors[:5]
-    logged = [f"{r.name}: {r.getMessage()}" for r in caplog.records  # the server's, not this test's clients'
-              if r.levelno >= logging.ERROR and not r.name.startswith("websockets.client")]
+    logged = [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records  # the server's, not this test's clients'
+        if r.levelno >= logging.ERROR and not r.name.startswith("websockets.client")
+    ]
     assert logged == [], logged[:3]  # e.g. "Exception in ASGI application" for a client that vanished
     return figures
 
 
-def test_short_soak_of_20_runs_and_10_clients_leaks_no_process_fd_or_memory(soak_server: Soak,
-                                                                             caplog: pytest.LogCaptureFixture,
-                                                                             capsys: pytest.CaptureFixture[str],
-                                                                             monkeypatch: pytest.MonkeyPatch):
+def test_short_soak_of_20_runs_and_10_clients_leaks_no_process_fd_or_memory(
+    soak_server: Soak,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+):
     """CI variant: 20 runs (10 parents, each forked) with 10 websocket clients coming and going; the server logs
     no error for the clients that vanish. Workers retire after 3 runs here (20 normally), so retiring is
     exercised: a retired worker used to stay a zombie."""
@@ -203,9 +229,9 @@ def test_short_soak_of_20_runs_and_10_clients_leaks_no_process_fd_or_memory(soak
 
 
 @pytest.mark.soak
-def test_soak_of_200_runs_and_50_clients_leaks_no_process_fd_or_memory(soak_server: Soak,
-                                                                        caplog: pytest.LogCaptureFixture,
-                                                                        capsys: pytest.CaptureFixture[str]):
+def test_soak_of_200_runs_and_50_clients_leaks_no_process_fd_or_memory(
+    soak_server: Soak, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+):
     """200 runs (100 parents, each forked) streamed, stopped and deleted with 50 websocket clients coming and
     going at random; the server logs no error."""
     figures = soak_runs(soak_server, caplog, capsys, parents=100, clients=50)

@@ -15,8 +15,15 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expec
 from tests.server.conftest import serve
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Workers train on a shared 2-core machine: a run may queue for a few seconds before its first step.
 expect.set_options(timeout=30_000)
 SCREENSHOTS = Path(__file__).parent / "screenshots"

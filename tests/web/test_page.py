@@ -50,8 +50,10 @@ def test_a_new_user_starts_ring_vanilla_and_watches_the_charts_and_field_grow(pa
     # Frame handling while the run streams at its default rate: handlers + the rAF render, per frame.
     page.evaluate("window.ganplayPerf.reset()")
     page.wait_for_function("window.ganplayPerf.frames >= 150")
-    perf = page.evaluate("({avg: ganplayPerf.avgFrameMs, max: ganplayPerf.maxFrameMs, frames: ganplayPerf.frames,"
-                         " messages: ganplayPerf.messages})")
+    perf = page.evaluate(
+        "({avg: ganplayPerf.avgFrameMs, max: ganplayPerf.maxFrameMs, frames: ganplayPerf.frames,"
+        " messages: ganplayPerf.messages})"
+    )
     record("ring_vanilla_frame_handling_ms", perf)
     print(f"frame handling while streaming: {perf}")
     assert perf["avg"] < 16, perf
@@ -59,7 +61,8 @@ def test_a_new_user_starts_ring_vanilla_and_watches_the_charts_and_field_grow(pa
 
 
 def test_unroll_steps_set_live_shows_a_labelled_marker_and_enters_the_change_log(
-        page: Page, server: str, stop_runs: list[str]):
+    page: Page, server: str, stop_runs: list[str]
+):
     run_id = create_run(server, "ring-vanilla", steps=100_000)
     stop_runs.append(run_id)
     page.goto(f"/?run={run_id}")  # the URL alone opens the run's view
@@ -91,7 +94,8 @@ def test_unroll_steps_set_live_shows_a_labelled_marker_and_enters_the_change_log
 
 
 def test_the_suggested_trick_cures_the_collapse_and_the_alert_says_it_has_cleared(
-        page: Page, server: str, stop_runs: list[str]):
+    page: Page, server: str, stop_runs: list[str]
+):
     """The course's first lesson end to end: collapse is flagged, one click unrolls D, the ring fills, the banner
     stops claiming a collapse (cleared, and stored as such)."""
     run_id = create_run(server, "ring-vanilla", steps=100_000)
@@ -108,7 +112,8 @@ def test_the_suggested_trick_cures_the_collapse_and_the_alert_says_it_has_cleare
 
 
 def test_fork_opens_the_child_and_the_compare_view_shows_parent_and_child(
-        page: Page, server: str, stop_runs: list[str]):
+    page: Page, server: str, stop_runs: list[str]
+):
     parent = create_run(server, "ring-vanilla", steps=100_000)
     stop_runs.append(parent)
     page.goto(f"/?run={parent}")
@@ -183,8 +188,10 @@ def test_a_drawn_distribution_is_uploaded_and_trained_on(page: Page, server: str
     page.get_by_text("Samples from the newest checkpoint").click()
     expect(page.get_by_test_id("samples-url")).to_contain_text(f"/api/runs/{run_id}/samples?n=64&seed=0")
     page.get_by_test_id("samples-draw").click()
-    page.wait_for_function("() => { const i = document.querySelector('.samples-panel img'); "
-                           "return i && i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.samples-panel img'); "
+        "return i && i.complete && i.naturalWidth > 0; }"
+    )
 
 
 def test_an_image_preset_shows_a_sample_grid_that_changes_and_scrubs_back(page: Page, stop_runs: list[str]):
@@ -207,8 +214,10 @@ def test_an_image_preset_shows_a_sample_grid_that_changes_and_scrubs_back(page: 
     page.wait_for_function("() => Number(document.querySelector('[data-testid=snapshot-scrubber]').max) >= 2")
     scrubber.fill("0")  # back to the first saved grid
     expect(grid).to_have_attribute("src", re.compile(r"/snapshots/1$"))
-    page.wait_for_function("() => { const g = document.querySelector('[data-testid=sample-grid]'); "
-                           "return g.complete && g.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const g = document.querySelector('[data-testid=sample-grid]'); "
+        "return g.complete && g.naturalWidth > 0; }"
+    )
 
 
 def test_a_bad_value_gets_an_inline_message_and_no_request_goes_out(page: Page):
@@ -228,7 +237,8 @@ def test_a_bad_value_gets_an_inline_message_and_no_request_goes_out(page: Page):
 
 
 def test_the_stream_reconnects_by_itself_after_a_blip_and_while_the_server_is_away(
-        page: Page, server: str, stop_runs: list[str]):
+    page: Page, server: str, stop_runs: list[str]
+):
     run_id = create_run(server, "ring-vanilla", steps=100_000)
     stop_runs.append(run_id)
     connections: list[WebSocketRoute] = []
@@ -258,11 +268,18 @@ def test_the_stream_reconnects_by_itself_after_a_blip_and_while_the_server_is_aw
 
 
 def test_a_field_added_to_the_schema_appears_in_the_form_and_the_live_controls(
-        page: Page, server: str, stop_runs: list[str]):
+    page: Page, server: str, stop_runs: list[str]
+):
     schema = httpx.get(f"{server}/api/schema").json()
     schema["$defs"]["TricksConfig"]["properties"]["spectral_norm"] = {
-        "default": 0.25, "description": "A trick the page has never heard of.", "live": True,
-        "minimum": 0, "maximum": 1, "title": "Spectral Norm", "type": "number"}
+        "default": 0.25,
+        "description": "A trick the page has never heard of.",
+        "live": True,
+        "minimum": 0,
+        "maximum": 1,
+        "title": "Spectral Norm",
+        "type": "number",
+    }
     page.route("**/api/schema", lambda route: route.fulfill(json=schema))
     page.goto("/")
     page.get_by_test_id("settings").locator("summary").click()
@@ -285,7 +302,8 @@ def test_an_uploaded_npz_file_becomes_the_runs_dataset(page: Page, server: str, 
     page.get_by_test_id("field-dataset.kind").select_option("upload")
     page.get_by_test_id("upload-source").select_option("file")
     page.get_by_test_id("upload-file").set_input_files(
-        {"name": "blob.npz", "mimeType": "application/octet-stream", "buffer": npz_bytes(x=points)})
+        {"name": "blob.npz", "mimeType": "application/octet-stream", "buffer": npz_bytes(x=points)}
+    )
     page.get_by_test_id("field-steps").fill("50")
     page.get_by_test_id("start-run").click()
     page.wait_for_url(re.compile(r"\?run=[0-9a-f]{32}$"))

@@ -23,10 +23,15 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_without_the_token_the_view_says_it_is_needed_and_with_it_the_run_streams_and_obeys(
-        browser: Browser, token_server: str):
+    browser: Browser, token_server: str
+):
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    created = httpx.post(f"{token_server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 100_000}},
-                         headers=auth, timeout=30)
+    created = httpx.post(
+        f"{token_server}/api/runs",
+        json={"preset": "ring-vanilla", "overrides": {"steps": 100_000}},
+        headers=auth,
+        timeout=30,
+    )
     run_id = created.json()["id"]
     context = browser.new_context(viewport=DESKTOP, base_url=token_server)
     errors: list[str] = []
