@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./data
 
-.PHONY: run test install install-test system-deps lint bench soak web modes2d clean
+.PHONY: run test check install install-test system-deps lint bench soak web modes2d clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,16 +43,21 @@ run: install
 	mkdir -p $(DATA_DIR)
 	$(BIN)/ganplay serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: install-test
-	$(BIN)/ruff check .
+# The toolchain first (lint, format, types, the page's pure modules), then the whole suite.
+test: install-test check
 	$(BIN)/python -m pytest
+
+check: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd web && node --test test/
 
 # The long fault/load variants (marker soak), deselected from make test.
 soak: install-test
 	$(BIN)/python -m pytest -m soak
 
-lint: install-test
-	$(BIN)/ruff check .
+lint: check
 
 modes2d: install
 	$(BIN)/python benchmarks/modes2d.py --seeds 3

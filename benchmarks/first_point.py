@@ -7,6 +7,9 @@ connects as soon as the POST returns, holds a metrics event (or a snapshot that 
   back in the pool before the next run, as when a user starts runs one after another.
 - cold: no pool (``warm_workers=0``) and a fresh server per run, so every run pays a process spawn, the torch
   import and the worker's warm-up step: what the first run after a restart costs without the pool.
+- fresh install, image presets: a new server on an empty data dir (no quality judge cached yet), warm pool, one
+  ``digits-dcgan`` and one ``fashion-dcgan`` run (when Debian's dataset-fashion-mnist is installed): the judge
+  trains beside the run, which must stream from its first step all the same.
 
     python benchmarks/first_point.py [--runs 20] [--cold-runs 20] [--device cpu]
 """
@@ -23,12 +26,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.live_server import create_run, follow, live_server, percentile, wait_ready
 
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
 
 def has_point(event: dict[str, Any]) -> bool:
     return event["type"] == "metrics" or (event["type"] == "snapshot" and bool(event["metrics"]["steps"]))
 
 
-def first_point(base: str, device: str | None) -> float:
+def first_point(base: str, device: str | None, preset: str = "ring-vanilla", steps: int = 50) -> float:
     """Seconds from the POST to the first metric at the client; the run is then followed to its end."""
     seen: list[float] = []
 
@@ -37,7 +42,7 @@ def first_point(base: str, device: str | None) -> float:
             seen.append(time.perf_counter())
 
     started = time.perf_counter()
-    run_id = create_run(base, "ring-vanilla", {"steps": 50}, device)
+    run_id = create_run(base, preset, {"steps": steps}, device)
     asyncio.run(follow(base, run_id, on_event))
     return seen[0] - started
 
@@ -71,7 +76,17 @@ def main() -> None:
         with live_server(warm_workers=0, max_concurrent=1) as server:
             cold.append(first_point(server.base, args.device))
     _, cold_p95 = summary("cold", cold) if cold else (0.0, float("nan"))
-    print(f"first_point: warm p95 {warm_p95 * 1000:.0f} ms, cold p95 {cold_p95 * 1000:.0f} ms")
+    fresh = {}
+    presets = ["digits-dcgan"] + (["fashion-dcgan"] if FASHION.is_dir() else [])
+    for preset in presets:
+        with live_server(fresh=True, warm_workers=1, max_concurrent=1) as server:
+            wait_ready(server.base)
+            fresh[preset] = first_point(server.base, args.device, preset, steps=5)
+            summary(f"warm, fresh data dir, {preset}", [fresh[preset]])
+    print(
+        f"first_point: warm p95 {warm_p95 * 1000:.0f} ms, cold p95 {cold_p95 * 1000:.0f} ms, fresh install "
+        + ", ".join(f"{preset} {seconds * 1000:.0f} ms" for preset, seconds in fresh.items())
+    )
 
 
 if __name__ == "__main__":

@@ -42,10 +42,11 @@ class Server:
 
 
 @contextmanager
-def live_server(**settings: Any) -> Iterator[Server]:
-    """A running server with ``settings`` (e.g. ``warm_workers``, ``max_concurrent``)."""
+def live_server(fresh: bool = False, **settings: Any) -> Iterator[Server]:
+    """A running server with ``settings`` (e.g. ``warm_workers``, ``max_concurrent``); it shares the repository's
+    cached quality judges unless ``fresh`` (a new install's empty data dir)."""
     data = Path(tempfile.mkdtemp(prefix="ganplay-bench-"))
-    if JUDGES.is_dir():
+    if JUDGES.is_dir() and not fresh:
         (data / "judges").symlink_to(JUDGES)
     apps: list[Any] = []
     server = serve(data, apps, **settings)

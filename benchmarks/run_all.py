@@ -78,7 +78,7 @@ BENCHES = [
     Bench(
         "samples",
         ["--requests", "50"],
-        "p95 ≤ 1.3× bare",
+        "p95 ≤ 1.3× (bare + empty route)",
         lambda line: all(x <= 1.3 for x in numbers(r" (\d+\.\d+)(?:,|$)", line)),
         True,
     ),

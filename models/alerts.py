@@ -5,11 +5,26 @@ stayed false long enough, so a user sees one alert per episode (not one per step
 claiming a collapse the field view no longer shows. Both sides need the condition to persist: the quality metrics
 are noisy, and an alert that flickers teaches nothing. Every alert carries a one-line explanation and the trick
 that usually helps; every clearance says what recovered.
+
+``remedy`` turns the trick into a live patch the page can offer as a one-click fix. It is chosen here, beside the
+config that has to accept it, so the page never offers a fix the config refuses (label smoothing under a loss with no
+real target) or one already in effect.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from models.config import ConfigError, RunConfig, apply_patch
+
+ALERT_KINDS: dict[str, str] = {
+    "mode_collapse": "Mode collapse",
+    "d_overpowering": "The discriminator is overpowering the generator",
+    "vanishing_gradient": "The generator's gradient has vanished",
+    "divergence": "Training diverged",
+}
+"""Every alert kind a run can report, in the order the page lists them, with its title."""
 
 
 @dataclass(frozen=True)
@@ -120,3 +135,53 @@ class AlertMonitor:
         if self._calm[kind] >= (clear_after or raise_after):
             self._active.discard(kind)
             out.append(Alert(kind, step, cleared_message, cleared=True))
+
+
+# ----------------------------------------------------------------------------------------- remedies
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A one-click fix: what the button says, and the live patch (nested, as ``apply_patch`` takes it)."""
+
+    label: str
+    patch: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "patch": self.patch}
+
+
+def _candidates(kind: str, config: RunConfig) -> list[Remedy]:
+    """The fixes for ``kind``, the one that usually helps most first. Built anew on every call: a caller may keep
+    or change a patch without touching anyone else's."""
+    unroll = Remedy("unroll D 5 steps", {"tricks": {"unroll_steps": 5}})
+    feature_matching = Remedy("feature matching", {"tricks": {"feature_matching": {"enabled": True}}})
+    replay = Remedy("replay of past fakes", {"tricks": {"replay": {"size": 5000}}})
+    noise = Remedy("instance noise σ 0.3", {"tricks": {"instance_noise": {"std": 0.3, "anneal_steps": 1000}}})
+    one_d_step = Remedy("one D step per G step", {"train": {"d_steps": 1}})
+    if kind == "mode_collapse":
+        # Unrolling is the cure on 2D mixtures; on images it costs K forward-backward passes of a conv D per step.
+        if config.model.arch == "dcgan":
+            return [feature_matching, replay, unroll]
+        return [unroll, replay, feature_matching]
+    if kind == "d_overpowering":
+        return [Remedy("label smoothing 0.2", {"tricks": {"label_smoothing": 0.2}}), noise, one_d_step]
+    if kind == "vanishing_gradient":
+        # Only minimax saturates where D wins; under any other loss a new loss is no cure, so weaken D instead.
+        saturating = [Remedy("non-saturating loss", {"train": {"loss": "nonsaturating"}})]
+        return (saturating if config.train.loss == "minimax" else []) + [noise, one_d_step]
+    return []  # divergence has ended the run: a fork with a lower learning rate is the way on
+
+
+def remedy(kind: str, config: RunConfig) -> Remedy | None:
+    """The first fix for alert ``kind`` that ``config`` accepts as a live patch and that changes it; None when
+    there is none (a diverged run, an unknown kind, every fix refused or already in effect)."""
+    current = config.model_dump()
+    for candidate in _candidates(kind, config):
+        try:
+            patched = apply_patch(config, candidate.patch)
+        except ConfigError:
+            continue
+        if patched.model_dump() != current:
+            return candidate
+    return None

@@ -33,6 +33,8 @@ STATE_KEYS = (
     "noise_set_at",
     "change_log",
 )
+# What sampling needs: a generator file (``save_generator``) holds only these.
+GENERATOR_KEYS = ("config", "data", "step", "generator")
 
 
 class CheckpointError(ValueError):
@@ -47,8 +49,27 @@ def save_checkpoint(trainer: Trainer, path: Path | str) -> Path:
     return write_atomically(Path(path), lambda f: f.write(buffer.getbuffer()))
 
 
-def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The checkpoint's contents, checked; raises CheckpointError rather than a pickle or zip traceback."""
+def save_generator(trainer: Trainer, path: Path | str) -> Path:
+    """The generator's weights with what rebuilds it (config, data description, step), written atomically: a few
+    percent of a full checkpoint (no discriminator, optimisers or replay buffer), so it can be written every few
+    seconds and samples of a live run never wait for the next full checkpoint."""
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "config": trainer.config.model_dump(mode="json"),
+        "data": trainer.meta,
+        "step": trainer.step_count,
+        "generator": trainer.generator.state_dict(),
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_atomically(Path(path), lambda f: f.write(buffer.getbuffer()))
+
+
+def load_checkpoint(
+    path: Path | str, map_location: str | torch.device = "cpu", required: tuple[str, ...] = STATE_KEYS
+) -> dict[str, Any]:
+    """The checkpoint's contents, checked; raises CheckpointError rather than a pickle or zip traceback.
+    ``required=GENERATOR_KEYS`` also reads a generator file (or takes only what sampling needs from a checkpoint)."""
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
@@ -65,7 +86,7 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: not a ganplay checkpoint")
     if state["format"] != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {state['format']}, this version reads {CHECKPOINT_FORMAT}")
-    missing = [key for key in STATE_KEYS if key not in state]
+    missing = [key for key in required if key not in state]
     if missing:
         raise CheckpointError(f"{path}: not a ganplay checkpoint (missing {', '.join(missing)})")
     try:
@@ -79,13 +100,17 @@ def trainer_from_checkpoint(
     state: dict[str, Any],
     data_dir: Path | str = "data",
     overrides: dict[str, Any] | None = None,
+    device: str | None = None,
+    **trainer_options: Any,
 ) -> Trainer:
     """Resume (no overrides) bit-identically, or fork: any field may change, and the networks carry over when
-    their shapes still fit; optimisers and the random stream then restart from the fork's config."""
+    their shapes still fit; optimisers and the random stream then restart from the fork's config. ``device``
+    places the run without counting as an override (whoever runs it decides where); ``trainer_options`` go to the
+    ``Trainer``."""
     config: RunConfig = state["config"]
     if overrides:
         config = apply_patch(config, overrides, live_only=False)
-    trainer = Trainer(config, data_dir)
+    trainer = Trainer(config, data_dir, device=device, **trainer_options)
     try:
         trainer.load_state_dict(state, weights_only=bool(overrides))
     except RuntimeError as e:  # size mismatch or missing layers: the fork changed the networks' shape

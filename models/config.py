@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.config import JsonDict
 
-LIVE = {"live": True}
+LIVE: JsonDict = {"live": True}
 
 
 def live(default: Any, description: str, **limits: Any) -> Any:
@@ -281,7 +282,7 @@ def live_paths(model: type[BaseModel] = RunConfig, prefix: str = "") -> set[str]
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             paths |= live_paths(annotation, path + ".")
-        elif (info.json_schema_extra or {}).get("live"):
+        elif isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("live"):
             paths.add(path)
     return paths
 

@@ -126,17 +126,6 @@ class Dataset:
         return self.x[idx], None if self.y is None else self.y[idx]
 
 
-def describe(dataset: Dataset) -> dict[str, Any]:
-    """A plain, JSON-able summary for the API and the run's metadata."""
-    return {
-        "name": dataset.name,
-        "n": int(dataset.x.shape[0]),
-        "shape": list(dataset.sample_shape),
-        "num_classes": int(dataset.num_classes),
-        "is_image": dataset.is_image,
-    }
-
-
 def load_dataset(config: DatasetConfig, seed: int, data_dir: Path | None = None) -> Dataset:
     """Build the dataset a config describes.
 

@@ -14,7 +14,7 @@ from models.losses import LOSSES
 from models.quality2d import mode_counts
 from models.trainer import Trainer
 
-FRAME_DECIMALS = 3  # a thousandth of the data's scale is far below a pixel; full floats made frames 2–3× longer
+FRAME_DECIMALS = 3  # a thousandth of the data's scale is far below a pixel; full floats make frames far longer
 
 
 def _rounded(values: torch.Tensor) -> list[Any]:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import math
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, cast
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +32,7 @@ __all__ = [
     "FEATURE_DIM",
     "ImageJudge",
     "QualityClassifier",
+    "cached_judge",
     "data_fingerprint",
     "frechet_distance",
     "judge_epochs",
@@ -45,18 +48,16 @@ JUDGE_VERSION = 2
 
 SEED = 0
 POOLED_SIDE = 4
-"""The last feature map is pooled to 4×4, not 1×1: keeping coarse layout lifts Fashion-MNIST held-out accuracy
-from 73% to 85% at the same training budget (shirts, coats and pullovers differ mostly in where their mass is);
-digits go from 96% to 97%."""
+"""The last feature map is pooled to 4×4, not 1×1: keeping coarse layout raises held-out accuracy at the same
+training budget, most on Fashion-MNIST, whose shirts, coats and pullovers differ mostly in where their mass is."""
 HELD_OUT_FRACTION = 0.15
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 TARGET_SAMPLES = 60_000
-"""Training images the judge should see in total (rounded up to whole epochs). Small sets need many epochs:
-digits (1527 training images) reaches >= 95% held-out accuracy after ~40 epochs, not after 15. Big sets get one or
-two epochs, which bounds the cost: fashion-mnist (51k training images, 2 epochs) trains in ~75 s on 2 CPU cores.
-It then reaches only ~73% held-out accuracy, but that is enough to see dropped classes, and its fd still puts noise
-~10^4 times further from the real statistics than real images."""
+"""Training images the judge should see in total (rounded up to whole epochs). Small sets need many epochs to
+classify well; big sets get one or two, which bounds the cost per image. A judge trained that briefly on a big set
+is a mediocre classifier, but good enough to see dropped classes, and its fd still puts noise far further from the
+real statistics than real images."""
 MIN_EPOCHS = 1
 MAX_EPOCHS = 50
 COVERAGE_SHARE = 0.25
@@ -83,12 +84,11 @@ class QualityClassifier(nn.Module):
             raise ValueError(f"in_channels and num_classes must be positive, got {in_channels}, {num_classes}")
         self.in_channels = in_channels
         self.num_classes = num_classes
-        meta = {"device": "meta"}
-        self.conv1 = nn.Conv2d(in_channels, 32, 3, padding=1, **meta)
-        self.conv2 = nn.Conv2d(32, 64, 3, stride=2, padding=1, **meta)
-        self.conv3 = nn.Conv2d(64, 64, 3, stride=2, padding=1, **meta)
-        self.fc = nn.Linear(64 * POOLED_SIDE**2, FEATURE_DIM, **meta)
-        self.head = nn.Linear(FEATURE_DIM, num_classes, **meta)
+        self.conv1 = nn.Conv2d(in_channels, 32, 3, padding=1, device="meta")
+        self.conv2 = nn.Conv2d(32, 64, 3, stride=2, padding=1, device="meta")
+        self.conv3 = nn.Conv2d(64, 64, 3, stride=2, padding=1, device="meta")
+        self.fc = nn.Linear(64 * POOLED_SIDE**2, FEATURE_DIM, device="meta")
+        self.head = nn.Linear(FEATURE_DIM, num_classes, device="meta")
         self.to_empty(device="cpu")
         self.reset_parameters(generator)
 
@@ -103,6 +103,7 @@ class QualityClassifier(nn.Module):
             fan_in = layer.weight[0].numel()
             bound = 1.0 / math.sqrt(fan_in)
             layer.weight.uniform_(-bound, bound, generator=generator)
+            assert layer.bias is not None  # every layer above is built with a bias
             layer.bias.uniform_(-bound, bound, generator=generator)
 
     def features(self, x: Tensor) -> Tensor:
@@ -264,15 +265,36 @@ def data_fingerprint(x: Tensor, y: Tensor) -> str:
     for t in (x, y):
         flat = t.detach().to("cpu").contiguous().reshape(-1)
         h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(memoryview(flat.view(torch.uint8).numpy()))
+        h.update(flat.view(torch.uint8).numpy().data)
     return h.hexdigest()[:16]
 
 
-def _train_judge(x: Tensor, y: Tensor, num_classes: int, device: torch.device) -> dict[str, object]:
+class JudgePayload(TypedDict):
+    """What the cache file holds: the classifier's weights and the statistics of the held-out real images."""
+
+    version: int
+    in_channels: int
+    num_classes: int
+    state_dict: dict[str, Tensor]
+    real_mu: Tensor
+    real_cov: Tensor
+    class_freq: Tensor
+    held_out_accuracy: float
+
+
+Progress = Callable[[float], None]
+"""Told the fraction of the judge's preparation done so far, in (0, 1], rising, ending at exactly 1.0."""
+
+
+def _train_judge(
+    x: Tensor, y: Tensor, num_classes: int, device: torch.device, progress: Progress | None = None
+) -> JudgePayload:
     """Train the classifier and compute the held-out statistics; returns the cache payload.
 
     Deterministic on CPU: init and shuffling draw from a private generator, there is no dropout or other
-    randomness, and no global torch setting is read or changed beyond what any forward pass uses.
+    randomness, and no global torch setting is read or changed beyond what any forward pass uses. ``progress``
+    hears after every batch (the held-out statistics count as one more batch), so a caller can extrapolate
+    the time left from the time spent.
     """
     x_cpu = x.detach().to("cpu", torch.float32)
     y_cpu = y.detach().to("cpu", torch.long)
@@ -283,10 +305,13 @@ def _train_judge(x: Tensor, y: Tensor, num_classes: int, device: torch.device) -
     optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     x_train, y_train = x_cpu[train_idx], y_cpu[train_idx]
     n_train = x_train.shape[0]
+    epochs = judge_epochs(n_train)
+    total = epochs * math.ceil(n_train / BATCH_SIZE) + 1  # + 1: the held-out statistics
+    done = 0
 
     model.train()
     with torch.enable_grad():
-        for _ in range(judge_epochs(n_train)):
+        for _ in range(epochs):
             order = torch.randperm(n_train, generator=gen)
             for start in range(0, n_train, BATCH_SIZE):
                 idx = order[start : start + BATCH_SIZE]
@@ -295,13 +320,16 @@ def _train_judge(x: Tensor, y: Tensor, num_classes: int, device: torch.device) -
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
+                done += 1
+                if progress is not None:
+                    progress(done / total)
     model.eval().requires_grad_(False)
 
     features, preds = _features_and_predictions(model, x_cpu[held_idx], device)
     real_mu, real_cov = _gaussian_fit(features)
     held_out_accuracy = float((preds == y_cpu[held_idx]).to(torch.float64).mean())
     class_freq = torch.bincount(y_train, minlength=num_classes).to(torch.float64) / n_train
-    return {
+    payload: JudgePayload = {
         "version": JUDGE_VERSION,
         "in_channels": int(x_cpu.shape[1]),
         "num_classes": int(num_classes),
@@ -311,9 +339,12 @@ def _train_judge(x: Tensor, y: Tensor, num_classes: int, device: torch.device) -
         "class_freq": class_freq,
         "held_out_accuracy": held_out_accuracy,
     }
+    if progress is not None:
+        progress(1.0)
+    return payload
 
 
-def _judge_from_payload(payload: dict[str, object], device: torch.device) -> ImageJudge:
+def _judge_from_payload(payload: JudgePayload, device: torch.device) -> ImageJudge:
     """Rebuild a frozen judge from a cache payload (as saved, or as just trained)."""
     # A throwaway generator: the weights are overwritten anyway, and the global RNG must stay untouched.
     model = QualityClassifier(int(payload["in_channels"]), int(payload["num_classes"]), generator=torch.Generator())
@@ -328,7 +359,7 @@ def _judge_from_payload(payload: dict[str, object], device: torch.device) -> Ima
     )
 
 
-def _read_cache(path: Path, in_channels: int, num_classes: int) -> dict[str, object] | None:
+def _read_cache(path: Path, in_channels: int, num_classes: int) -> JudgePayload | None:
     """The cached payload, or None when absent, unreadable or from another recipe (then we retrain)."""
     if not path.is_file():
         return None
@@ -343,7 +374,35 @@ def _read_cache(path: Path, in_channels: int, num_classes: int) -> dict[str, obj
         or payload.get("num_classes") != num_classes
     ):
         return None
-    return payload
+    # Written by _train_judge of this JUDGE_VERSION (checked above) and read back with weights_only.
+    return cast(JudgePayload, payload)
+
+
+def _cache_path(dataset_name: str, x: Tensor, y: Tensor, num_classes: int, cache_dir: Path) -> Path:
+    """Checks the arguments of a judge, then names its cache file."""
+    if x.ndim != 4:
+        raise ValueError(f"expected x [N, C, H, W], got {tuple(x.shape)}")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"expected y of shape ({x.shape[0]},), got {tuple(y.shape)}")
+    if x.shape[0] < 20:
+        raise ValueError(f"need at least 20 labelled images to train and check a judge, got {x.shape[0]}")
+    if num_classes < 1 or int(y.min()) < 0 or int(y.max()) >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
+    return Path(cache_dir) / "judges" / f"{dataset_name}-{data_fingerprint(x, y)}.pt"
+
+
+def cached_judge(
+    dataset_name: str,
+    x: Tensor,
+    y: Tensor,
+    num_classes: int,
+    cache_dir: Path,
+    device: str | torch.device = "cpu",
+) -> ImageJudge | None:
+    """The judge ``load_judge`` would give when its cache file is there and valid, else None; never trains."""
+    path = _cache_path(dataset_name, x, y, num_classes, cache_dir)
+    payload = _read_cache(path, int(x.shape[1]), num_classes)
+    return None if payload is None else _judge_from_payload(payload, torch.device(device))
 
 
 def load_judge(
@@ -353,26 +412,22 @@ def load_judge(
     num_classes: int,
     cache_dir: Path,
     device: str | torch.device = "cpu",
+    progress: Progress | None = None,
 ) -> ImageJudge:
     """The judge for a labelled image dataset: loaded from ``cache_dir/judges`` or trained (and cached) once.
 
     x: [N, C, H, W] images in [-1, 1]; y: [N] integer labels in [0, num_classes). Training runs on ``device``;
     it is bit-reproducible on CPU (GPU kernels may differ in the last bits). The cache file is keyed by
-    ``data_fingerprint(x, y)``, so a changed dataset retrains rather than reusing a wrong judge.
+    ``data_fingerprint(x, y)``, so a changed dataset retrains rather than reusing a wrong judge. ``progress``
+    follows the training (a cache hit reports 1.0 at once).
     """
-    if x.ndim != 4:
-        raise ValueError(f"expected x [N, C, H, W], got {tuple(x.shape)}")
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"expected y of shape ({x.shape[0]},), got {tuple(y.shape)}")
-    if x.shape[0] < 20:
-        raise ValueError(f"need at least 20 labelled images to train and check a judge, got {x.shape[0]}")
-    if num_classes < 1 or int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
-
     device = torch.device(device)
-    path = Path(cache_dir) / "judges" / f"{dataset_name}-{data_fingerprint(x, y)}.pt"
+    path = _cache_path(dataset_name, x, y, num_classes, cache_dir)
     payload = _read_cache(path, int(x.shape[1]), num_classes)
     if payload is None:
-        payload = _train_judge(x, y, num_classes, device)
-        write_atomically(path, lambda f: torch.save(payload, f))
+        trained = _train_judge(x, y, num_classes, device, progress)
+        write_atomically(path, lambda f: torch.save(trained, f))
+        payload = trained
+    elif progress is not None:
+        progress(1.0)
     return _judge_from_payload(payload, device)

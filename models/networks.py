@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from models.config import ModelConfig
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": nn.Tanh,
+}
+
+
+class Discriminator(nn.Module):
+    """What the trainer needs of every D: ``features`` for feature matching, ``head`` to turn them into logits."""
+
+    head: nn.Module
+
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
 
 
 def dcgan_init(module: nn.Module, generator: torch.Generator | None = None) -> None:
@@ -70,7 +84,7 @@ class MLPGenerator(nn.Module):
         return self.squash(self.out(h)).view(-1, *self.out_shape)  # (B, *out_shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     def __init__(self, cfg: ModelConfig, in_shape: tuple[int, ...], num_classes: int = 0, pack: int = 1):
         super().__init__()
         self.embed = nn.Embedding(num_classes, cfg.label_dim) if cfg.conditional else None
@@ -140,7 +154,7 @@ class DCGANGenerator(nn.Module):
         return self.net(z[:, :, None, None])  # (B, C, side, side)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """Strided convs halve the image down to base×base; one base×base conv gives the logit."""
 
     def __init__(self, cfg: ModelConfig, in_shape: tuple[int, int, int], num_classes: int = 0, pack: int = 1):
@@ -174,7 +188,7 @@ class DCGANDiscriminator(nn.Module):
 
 def build_networks(
     cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int, pack: int, generator: torch.Generator
-) -> tuple[nn.Module, nn.Module]:
+) -> tuple[nn.Module, Discriminator]:
     """(G, D) for data of ``sample_shape``, initialised from ``generator`` alone."""
     with torch.random.fork_rng(devices=[]):  # layers' own default init draws from global RNG: keep it private
         return _build(cfg, sample_shape, num_classes, pack, generator)
@@ -182,12 +196,12 @@ def build_networks(
 
 def _build(
     cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int, pack: int, generator: torch.Generator
-) -> tuple[nn.Module, nn.Module]:
+) -> tuple[nn.Module, Discriminator]:
     if cfg.arch == "dcgan":
         if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
             raise ValueError(f"model.arch: dcgan needs square images, not samples of shape {list(sample_shape)}")
-        g: nn.Module = DCGANGenerator(cfg, sample_shape, num_classes)  # type: ignore[arg-type]
-        d: nn.Module = DCGANDiscriminator(cfg, sample_shape, num_classes, pack)  # type: ignore[arg-type]
+        g: nn.Module = DCGANGenerator(cfg, sample_shape, num_classes)
+        d: Discriminator = DCGANDiscriminator(cfg, sample_shape, num_classes, pack)
         dcgan_init(g, generator)
         dcgan_init(d, generator)
     else:

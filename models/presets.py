@@ -69,7 +69,7 @@ def _2d(
 
 
 IMAGE_TRAIN = {"lr_d": 2e-4, "lr_g": 2e-4, "betas": [0.5, 0.999], "batch_size": 64, "loss": "nonsaturating"}
-DIGITS = {
+DIGITS: dict[str, Any] = {
     "steps": 3000,
     "dataset": {"kind": "digits"},
     "model": {"arch": "dcgan", "z_dim": 32, "hidden": 32, "batch_norm": True},

@@ -73,7 +73,7 @@ def image_grid(images: torch.Tensor, columns: int | None = None, scale: int = 1)
         canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (w + 1) : 1 + col * (w + 1) + w] = pixels[i]
     picture = Image.fromarray(canvas[:, :, 0] if c == 1 else canvas)
     if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     return picture
 
 

@@ -1,9 +1,11 @@
 """One GAN trainer that composes the losses and tricks the config names.
 
-``step()`` is one generator update preceded by ``d_steps`` discriminator updates, and returns the metrics of
-DESIGN §4. All randomness comes from the trainer's own ``torch.Generator``, so a run is a pure function of its
-config on the CPU, and ``state_dict()`` captures everything needed to continue it bit for bit. The trainer never
-sets torch's thread count: whoever runs it (CLI, worker process) decides how many cores it may use.
+``step()`` is one generator update preceded by ``d_steps`` discriminator updates, and returns that step's losses,
+D's outputs, gradient norms, trick settings and speed, plus the quality metrics at the first step and every
+``stream.eval_every`` steps (and at once when a judge prepared in the background becomes ready). All randomness
+comes from the trainer's own ``torch.Generator``, so a run is a pure function of its config on the CPU, and
+``state_dict()`` captures everything needed to continue it bit for bit. The trainer never sets torch's thread
+count: whoever runs it (CLI, worker process) decides how many cores it may use.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from torch import nn
 from models import tricks
 from models.config import RunConfig, apply_patch, flatten_patch
 from models.datasets import Dataset, load_dataset
+from models.image_metrics import ImageJudge
+from models.judging import RunJudge, no_judge_status
 from models.losses import LOSSES, GanLoss, gradient_penalty
-from models.networks import build_networks
+from models.networks import Discriminator, build_networks
 from models.quality2d import mode_quality
 from models.unroll import adam_moments, unroll, unrolled_output
 
@@ -81,7 +85,8 @@ def sampling_mode(module: nn.Module) -> Iterator[None]:
     """Sample with batch statistics (as in training) but leave the BN running statistics untouched, so a
     preview never perturbs the run and a checkpoint samples the way the run trains."""
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.momentum, m.training, m.num_batches_tracked.clone()) for m in norms]
+    # num_batches_tracked is None where a norm keeps no running statistics (track_running_stats=False).
+    saved = [(m.momentum, m.training, _clone(m.num_batches_tracked)) for m in norms]
     for m in norms:
         m.momentum = 0.0
         m.train()
@@ -92,7 +97,12 @@ def sampling_mode(module: nn.Module) -> Iterator[None]:
         for m, (momentum, training, tracked) in zip(norms, saved):
             m.momentum = momentum
             m.train(training)
-            m.num_batches_tracked.copy_(tracked)
+            if m.num_batches_tracked is not None and tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
+
+
+def _clone(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.clone()
 
 
 def data_meta(data: Dataset) -> dict[str, Any]:
@@ -112,10 +122,21 @@ def data_meta(data: Dataset) -> dict[str, Any]:
 
 
 class Trainer:
-    def __init__(self, config: RunConfig, data_dir: Path | str = "data", dataset: Dataset | None = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        data_dir: Path | str = "data",
+        dataset: Dataset | None = None,
+        device: str | None = None,
+        judge_in_background: bool = False,
+    ):
+        """``device`` places the run where its host decided (e.g. a GPU picked for an ``auto`` run) without
+        rewriting ``config.device``: the config keeps what the user asked for, so a resume can place it anew.
+        ``judge_in_background`` prepares the quality judge of labelled images beside training (see
+        ``models.judging``): the first steps then do not wait for it, and lack its metrics until it is ready."""
         self.config = config
         self.data_dir = Path(data_dir)
-        self.device = resolve_device(config.device)
+        self.device = resolve_device(device or config.device)
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
         self.data = (dataset or load_dataset(config.dataset, config.seed, self.data_dir)).to(self.device)
         if config.model.conditional and self.data.y is None:
@@ -123,7 +144,7 @@ class Trainer:
         init_rng = torch.Generator().manual_seed(config.seed)
         g, d = build_networks(config.model, self.data.sample_shape, self.data.num_classes, config.tricks.pack, init_rng)
         self.generator: nn.Module = g.to(self.device)
-        self.discriminator: nn.Module = d.to(self.device)
+        self.discriminator: Discriminator = d.to(self.device)
         self._d_names = {p: n for n, p in self.discriminator.named_parameters()}
         self.opt_g, self.opt_d = self._optimizers()
         self.replay = tricks.ReplayBuffer(config.tricks.replay.size)
@@ -133,7 +154,9 @@ class Trainer:
         self._pending: list[dict[str, Any]] = []
         self._pending_result: RunConfig | None = None  # the config after every pending patch
         self._seconds_per_step: float | None = None
-        self._judge: Any = None
+        self._judge: RunJudge | None = None
+        if self.data.is_image and self.data.y is not None:
+            self._judge = RunJudge(self.data, self.data_dir, self.device, judge_in_background)
         self.meta = data_meta(self.data)
 
     # ------------------------------------------------------------------------------- configuration
@@ -242,10 +265,10 @@ class Trainer:
         fake_in = self._d_input(fake, sigma)
         if t.unroll_steps > 0:
             target = tricks.real_target(t)
-            params = dict(self.discriminator.named_parameters())
+            d_params: dict[str, torch.Tensor] = dict(self.discriminator.named_parameters())
             unrolled = unroll(
                 self.discriminator,
-                params,
+                d_params,
                 lambda r, f: loss.d_loss(r, f, target),
                 last_d["real_in"],
                 (fake_in, y),
@@ -264,9 +287,9 @@ class Trainer:
                 real_features, self.discriminator.features(fake_in, y)
             )
             g_loss = fm + g_loss if t.feature_matching.keep_adversarial else fm
-        params = list(self.generator.parameters())
-        grads = torch.autograd.grad(g_loss, params)  # only G's gradients: D's .grad stays untouched
-        for p, grad in zip(params, grads):
+        g_params = list(self.generator.parameters())
+        grads = torch.autograd.grad(g_loss, g_params)  # only G's gradients: D's .grad stays untouched
+        for p, grad in zip(g_params, grads):
             p.grad = grad
         self.opt_g.step()
         return {"g_loss": g_loss.detach(), "grad_norm_g": grad_norm(list(grads))}
@@ -297,7 +320,8 @@ class Trainer:
             "d_steps": float(cfg.train.d_steps),
             "replay_fraction": d_stats["replayed"] / cfg.train.batch_size,
         }
-        if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1:
+        judge_arrived = self._judge is not None and self._judge.arrived
+        if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1 or judge_arrived:
             metrics |= self.evaluate()
         elapsed = time.perf_counter() - started
         ema = self._seconds_per_step
@@ -314,27 +338,32 @@ class Trainer:
         return generate(self.generator, self.config, n, seed, self.device, labels, self.data.num_classes)
 
     def evaluate(self) -> dict[str, float]:
-        """Quality on a fixed latent: mode metrics for Gaussian mixtures, classifier metrics for labelled images."""
+        """Quality on a fixed latent: mode metrics for Gaussian mixtures, classifier metrics for labelled images
+        (none while a judge prepared in the background is not ready)."""
         n = self.config.stream.eval_samples
         seed = self.config.seed + EVAL_SEED_OFFSET
         if self.data.centers is not None and self.data.std is not None:
             return mode_quality(self.sample(n, seed).cpu(), self.data.centers.cpu(), self.data.std)
-        if self.data.is_image and self.data.y is not None:
+        if self._judge is not None:
+            judge = self._judge.available()
+            if judge is None:
+                return {}
             labels = None
             if self.config.model.conditional:
                 labels = torch.arange(n, device=self.device) % self.data.num_classes
-            return self.judge().evaluate(self.sample(n, seed, labels), labels)
+            return judge.evaluate(self.sample(n, seed, labels), labels)
         return {}
 
-    def judge(self) -> Any:
+    def judge(self) -> ImageJudge:
+        """The quality judge of labelled image data, waiting for it (or preparing it here) if need be."""
         if self._judge is None:
-            from models.image_metrics import load_judge
+            raise ValueError(f"dataset '{self.data.name}' is not a labelled image dataset: it has no judge")
+        return self._judge.get()
 
-            assert self.data.y is not None
-            self._judge = load_judge(
-                self.data.name, self.data.x.cpu(), self.data.y.cpu(), self.data.num_classes, self.data_dir, self.device
-            )
-        return self._judge
+    def judge_status(self) -> dict[str, Any]:
+        """Where the quality judge stands: ``state`` (none, preparing, ready or failed), ``dataset``, ``eta_s``
+        (seconds probably left while preparing, else None) and a ``message`` for the user."""
+        return no_judge_status(self.data.name) if self._judge is None else self._judge.status()
 
     # ------------------------------------------------------------------------------- state
 

@@ -1,4 +1,4 @@
-"""The stabilisation tricks that are not a loss, each a small unit the trainer composes (DESIGN §5).
+"""The stabilisation tricks that are not a loss, each a small unit the trainer composes.
 
 Unrolling, the one trick with real machinery, lives in ``models.unroll``.
 """

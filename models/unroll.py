@@ -45,7 +45,7 @@ def adam_moments(optimizer: torch.optim.Optimizer, names: dict[nn.Parameter, str
         exp_avg_sq[name] = state["exp_avg_sq"]
         step = int(state["step"])
     group = optimizer.param_groups[0]
-    return AdamMoments(exp_avg, exp_avg_sq, step, tuple(group["betas"]), group["eps"])  # type: ignore[arg-type]
+    return AdamMoments(exp_avg, exp_avg_sq, step, tuple(group["betas"]), group["eps"])
 
 
 def unroll(

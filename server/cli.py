@@ -75,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from models.checkpoint import save_checkpoint
+    from models.metrics import QUALITY_METRICS
     from models.presets import preset_config
     from models.sampling import image_grid, scatter_plot
     from models.trainer import DivergenceError, Trainer
@@ -96,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         while trainer.step_count < trainer.config.steps:
             metrics = trainer.step()
-            quality |= {k: v for k, v in metrics.items() if k in QUALITY_KEYS}
+            quality |= {k: v for k, v in metrics.items() if k in QUALITY_METRICS}
             bar.update(1)
             if trainer.step_count % 10 == 0 or trainer.step_count == config.steps:
                 bar.set_postfix(_progress_text(metrics | quality), refresh=False)
@@ -130,9 +131,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-QUALITY_KEYS = {"modes_covered", "hq_fraction", "reverse_kl", "fd", "class_coverage", "class_kl", "label_accuracy"}
-
-
 def cmd_sample(args: argparse.Namespace) -> None:
     from models.checkpoint import load_checkpoint
     from models.sampling import load_generator, sample, samples_png
@@ -150,6 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from server.app import create_app
+    from server.logs import log_config
     from server.settings import Settings
 
     given = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
@@ -158,7 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_config=log_config(),
         ws_per_message_deflate=settings.ws_compression,
     )
 

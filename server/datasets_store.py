@@ -74,7 +74,8 @@ def save_upload(data_dir: Path, filename: str, content: bytes, max_bytes: int) -
     else:
         x, y, classes = _read_zip(content) if fmt == "zip" else _read_points(content)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **({"x": x} if y is None else {"x": x, "y": y}))
+        arrays: dict[str, Any] = {"x": x} if y is None else {"x": x, "y": y}
+        np.savez_compressed(buffer, **arrays)
         payload = buffer.getvalue()
         x = _read_npz(payload)  # the stored file passes the same loader a run will use
     meta: dict[str, Any] = {

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from models.config import ConfigError
+from server.status import FINAL_STATUSES
 from server.worker import RunSpec, worker_main
 
-FINAL_STATUSES = frozenset({"completed", "stopped", "failed", "diverged"})
 WATCHDOG_SECONDS = 0.2
 RUNS_PER_WORKER = 20  # a worker is reused for this many runs, then replaced: bounds any slow leak
 
@@ -42,7 +43,28 @@ def threads_per_run(cores: int, max_concurrent: int) -> int:
     return max(1, (cores - 1) // max_concurrent)
 
 
+def place_device(requested: str, gpus: int, turn: int) -> str:
+    """Where a run trains: ``auto`` and bare ``cuda`` take the next GPU round-robin (``turn``) when the host has any,
+    ``auto`` the CPU otherwise; ``cpu`` and ``cuda:N`` are the user's choice and are kept as asked."""
+    if requested in ("auto", "cuda") and gpus:
+        return f"cuda:{turn % gpus}"
+    return "cpu" if requested == "auto" else requested
+
+
+def check_device(requested: str, gpus: int) -> None:
+    """A device this host can honour, or a ConfigError naming the field (HTTP 422) before anything is stored."""
+    if requested.startswith("cuda") and not gpus:
+        raise ConfigError([{"field": "device", "reason": f"{requested} requested but this server has no CUDA device"}])
+    index = requested.partition(":")[2]
+    if index and int(index) >= gpus:
+        raise ConfigError(
+            [{"field": "device", "reason": f"{requested} does not exist: this server has {gpus} CUDA devices"}]
+        )
+
+
 class Executor(Protocol):
+    gpus: int  # CUDA devices the runs may be placed on
+
     def submit(self, spec: RunSpec) -> None: ...
     def send(self, run_id: str, message: dict[str, Any]) -> bool: ...
     def next_event(self, timeout: float) -> dict[str, Any] | None: ...
@@ -66,7 +88,7 @@ class LocalExecutor:
     max_concurrent: int = field(default_factory=lambda: default_max_concurrent(os.cpu_count() or 1))
     warm: int = 1  # idle pre-started workers kept ready
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
-    gpus: int = 0  # CUDA devices to assign round-robin
+    gpus: int = 0  # CUDA devices: runs on auto (or bare cuda) are placed on them round-robin
 
     def __post_init__(self) -> None:
         self._ctx = mp.get_context("spawn")
@@ -174,10 +196,9 @@ class LocalExecutor:
         if worker in self._idle:
             self._idle.remove(worker)
         worker.ready = False
-        device = spec.device
-        if device is None and self.gpus:
-            device = f"cuda:{self._next_gpu % self.gpus}"
-            self._next_gpu += 1
+        device = place_device(spec.device, self.gpus, self._next_gpu)
+        if device.startswith("cuda:") and device != spec.device:
+            self._next_gpu += 1  # placed by us: the next such run takes the next GPU
         spec = replace(spec, threads=threads_per_run(self.cores, self.max_concurrent), device=device)
         worker.run_id, worker.finished = spec.run_id, False
         worker.runs += 1

@@ -7,6 +7,7 @@ hub publication, in that order, so a snapshot taken from the database never miss
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -25,18 +26,15 @@ from models.checkpoint import CheckpointError, load_checkpoint
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from server.db import repository as repo
 from server.db.engine import DATABASE_ERRORS
-from server.executor import FINAL_STATUSES, Executor
+from server.executor import Executor, check_device
 from server.hub import Hub
-from server.worker import RunSpec, checkpoint_path, run_dir, snapshots_dir
+from server.paths import checkpoint_path, run_dir, snapshots_dir
+from server.status import ACTIONS, FINAL_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES
+from server.worker import RunSpec
 
+log = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 FLUSH_ROWS = 2000
-LIVE_STATUSES = frozenset({"queued", "starting", "running", "paused"})
-CONTROL_ALLOWED = {"pause": {"running"}, "resume": {"paused"}, "stop": {"queued", "starting", "running", "paused"}}
-
-
-class RunNotFoundError(LookupError):
-    pass
 
 
 class InvalidStateError(RuntimeError):
@@ -93,6 +91,10 @@ class JobManager:
         self._last_flush = time.monotonic()
         self._unpersisted: list[dict[str, Any]] = []  # events the database refused, retried in order
         self._deleting: set[str] = set()  # deleted while live: files removed when the final status comes
+        # The config each live run's worker will have once it has applied every patch sent to it: patches are
+        # validated against this, not the stored config, which lags until the worker reports each change.
+        self._expected: dict[str, RunConfig] = {}
+        self._patch_lock = threading.Lock()  # validate-then-send of patches, in the order the worker gets them
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
 
@@ -112,7 +114,7 @@ class JobManager:
         try:
             self._flush_metrics()
         except Exception as e:
-            print(f"ganplay: metrics not stored at shutdown: {e}")
+            log.error("metrics not stored at shutdown: %s", e)
         self.executor.shutdown()
 
     # ------------------------------------------------------------------------------- actions
@@ -122,6 +124,7 @@ class JobManager:
             raise QuotaError(f"{client} already has {self.max_runs_per_client} live runs; stop one first")
 
     def create(self, config: RunConfig, preset: str | None = None, client: str | None = None) -> str:
+        check_device(config.device, self.executor.gpus)
         with self.sessions() as session:
             self._check_quota(session, client)
             run = repo.create_run(session, config=config.model_dump(mode="json"), preset=preset, client=client)
@@ -143,6 +146,7 @@ class JobManager:
                 # is not in those weights, and the worker builds the fork from the same checkpoint plus overrides.
                 state = readable_checkpoint(staged)
                 config = apply_patch(state["config"], overrides, live_only=False) if overrides else state["config"]
+                check_device(config.device, self.executor.gpus)
                 run = repo.create_run(
                     session,
                     config=config.model_dump(mode="json"),
@@ -178,23 +182,27 @@ class JobManager:
         )
 
     def patch(self, run_id: str, patch: dict[str, Any], patch_id: str | None = None) -> RunConfig:
-        """Validate against the run's config now (ConfigError → 422); the worker applies it at its next step."""
-        with self.sessions() as session:
-            run = self._get(session, run_id)
-            if run.status not in ("running", "paused", "starting"):
-                raise InvalidStateError(f"run {run_id} is {run.status}; only a live run takes patches")
-            new = apply_patch(parse_config(run.config), patch)
-        if not self.executor.send(run_id, {"type": "patch", "patch": patch, "id": patch_id}):
-            raise InvalidStateError(f"run {run_id} is not running")
+        """Validate against the config the worker will have after every patch already sent (ConfigError → 422),
+        so whatever this accepts the trainer accepts too; the worker applies it at its next step."""
+        with self._patch_lock:
+            with self.sessions() as session:
+                run = self._get(session, run_id)
+                if run.status not in PATCHABLE_STATUSES:
+                    raise InvalidStateError(f"run {run_id} is {run.status}; only a live run takes patches")
+                base = self._expected.get(run_id) or parse_config(run.config)
+            new = apply_patch(base, patch)
+            if not self.executor.send(run_id, {"type": "patch", "patch": patch, "id": patch_id}):
+                raise InvalidStateError(f"run {run_id} is not running")
+            self._expected[run_id] = new
         return new
 
     def control(self, run_id: str, action: str) -> None:
         with self.sessions() as session:
             run = self._get(session, run_id)
-            if run.status not in CONTROL_ALLOWED[action]:
-                if action == "resume" and run.status == "interrupted":
-                    return self.resume_interrupted(run_id)
+            if run.status not in ACTIONS[action]:
                 raise InvalidStateError(f"cannot {action} a run that is {run.status}")
+            if action == "resume" and run.status == "interrupted":
+                return self.resume_interrupted(run_id)
         if not self.executor.send(run_id, {"type": action}):
             raise InvalidStateError(f"run {run_id} is not running")
         return None
@@ -216,13 +224,19 @@ class JobManager:
             self._deleting.discard(run_id)
             raise
         self._frames.pop(run_id, None)
+        self._expected.pop(run_id, None)
         if not live:
             self._deleting.discard(run_id)
             shutil.rmtree(run_dir(self.data_dir, run_id), ignore_errors=True)
 
     def latest_frames(self, run_id: str) -> list[dict[str, Any]]:
-        """The newest sample and field frames of a run, for a new subscriber's snapshot."""
+        """The newest sample and field frames of a run (and what it is preparing), for a new subscriber's
+        snapshot."""
         return list(self._frames.get(run_id, {}).values())
+
+    def is_deleted(self, run_id: str) -> bool:
+        """Deleted while its worker may still write: its files are about to go, so nothing is served from them."""
+        return run_id in self._deleting
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -236,13 +250,14 @@ class JobManager:
             str(self.data_dir),
             resume_from=resume_from,
             fork_overrides=overrides,
+            device=config.device,
         )
 
     @staticmethod
     def _get(session: Session, run_id: str) -> Any:
         run = repo.get_run(session, run_id)
         if run is None:
-            raise RunNotFoundError(run_id)
+            raise repo.RunNotFoundError(run_id)
         return run
 
     # ------------------------------------------------------------------------------- event pump
@@ -260,7 +275,7 @@ class JobManager:
                 try:
                     self._flush_metrics()
                 except Exception as e:
-                    print(f"ganplay: could not store metrics (kept for the next flush): {e}")
+                    log.warning("could not store metrics (kept for the next flush): %s", e)
 
     def _persist_or_keep(self, event: dict[str, Any]) -> None:
         """Persist, or, while the database is locked, full or gone, keep the event to retry in order later: a
@@ -273,11 +288,11 @@ class JobManager:
         except repo.RunNotFoundError:  # the run was deleted while its worker was still reporting
             self._forget_deleted(event)
         except DATABASE_ERRORS as e:
-            print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')} (will retry): {e}")
+            log.warning("could not persist %s of %s (will retry): %s", event.get("type"), event.get("run_id"), e)
             if event["type"] != "metrics":  # metric rows are already back in the pending batch
                 self._unpersisted.append(event)
-        except Exception as e:  # not the database's trouble: retrying would not help
-            print(f"ganplay: could not persist {event.get('type')} of {event.get('run_id')}: {e}")
+        except Exception:  # not the database's trouble: retrying would not help
+            log.exception("could not persist %s of %s", event.get("type"), event.get("run_id"))
 
     def _retry_unpersisted(self) -> None:
         while self._unpersisted:
@@ -288,7 +303,7 @@ class JobManager:
             except DATABASE_ERRORS:
                 return
             except Exception as e:
-                print(f"ganplay: dropped {self._unpersisted[0].get('type')} event: {e}")
+                log.error("dropped %s event: %s", self._unpersisted[0].get("type"), e)
             self._unpersisted.pop(0)
 
     def _remove_files_if_deleted(self, event: dict[str, Any]) -> None:
@@ -308,6 +323,12 @@ class JobManager:
             if len(self._rows[run_id]) >= FLUSH_ROWS:
                 self._flush_metrics()
             return
+        if kind == "preparing":  # shown to a new subscriber while it lasts
+            if event.get("done"):
+                self._frames[run_id].pop(kind, None)
+            else:
+                self._frames[run_id][kind] = event
+            return
         if kind in ("samples", "field"):
             self._frames[run_id][kind] = event
             if isinstance(event.get("png"), bytes):  # image snapshots on disk, for scrubbing back through a run
@@ -315,11 +336,15 @@ class JobManager:
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / f"{event['step']:08d}.png").write_bytes(event["png"])
             return
+        if kind == "patch_rejected":  # not expected (we validate first); the stored config is then the safer base
+            self._expected.pop(run_id, None)
         if kind in ("patch_accepted", "patch_rejected"):
             return
         self._flush_metrics()  # rows before the status or change that follows them
         with self.sessions() as session:
             if kind == "status":
+                if event["status"] in FINAL_STATUSES:
+                    self._expected.pop(run_id, None)
                 if event["status"] == "failed":  # its worker is gone: a write it was killed in is garbage
                     remove_partial_writes(checkpoint_path(self.data_dir, run_id).parent)
                 repo.set_status(
@@ -357,5 +382,7 @@ class JobManager:
                 self._rows[run_id][:0] = rows
             raise
 
+
+RunNotFoundError = repo.RunNotFoundError
 
 __all__ = ["ConfigError", "InvalidStateError", "JobManager", "QuotaError", "RunNotFoundError"]

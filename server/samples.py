@@ -1,34 +1,64 @@
-"""Generators rebuilt from runs' newest checkpoints, cached until the checkpoint changes.
+"""Generators rebuilt from runs' newest weights, cached until those weights change.
 
-The server samples in its own process (a worker may be busy or gone); rebuilding a generator costs a file read,
-so it is done once per checkpoint version, not per request.
+The server samples in its own process (a worker may be busy or gone). A run's newest weights are in its checkpoint
+or, while it trains, in the generator file its worker rewrites every few seconds, whichever was written last.
+Rebuilding a generator costs a file read, so it is done once per file version, not per request; a cached
+generator is served without touching the database.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import GENERATOR_KEYS, load_checkpoint
 from models.sampling import LoadedGenerator, load_generator
+from server.paths import checkpoint_path, live_generator_path
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # what server.db.tables.new_run_id makes: safe as a path component
+
+
+def newest_weights(data_dir: Path, run_id: str) -> tuple[Path, int] | None:
+    """The run's file with the newest generator weights and its version (mtime), or None when it has none yet."""
+    if not RUN_ID.match(run_id):
+        return None
+    found = []
+    for path in (checkpoint_path(data_dir, run_id), live_generator_path(data_dir, run_id)):
+        try:
+            found.append((path.stat().st_mtime_ns, path))
+        except FileNotFoundError:
+            continue
+    if not found:
+        return None
+    version, path = max(found)
+    return path, version
 
 
 class GeneratorCache:
     def __init__(self, max_entries: int = 16):
         self.max_entries = max_entries
-        self._entries: dict[Path, tuple[int, LoadedGenerator]] = {}
+        self._entries: dict[str, tuple[tuple[Path, int], LoadedGenerator]] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: Path) -> LoadedGenerator:
-        """The generator of the checkpoint at ``path`` (FileNotFoundError when there is none yet)."""
-        version = path.stat().st_mtime_ns
+    def get(self, data_dir: Path, run_id: str) -> LoadedGenerator | None:
+        """The generator of the run's newest weights; None when it has none (yet). Raises CheckpointError when the
+        file is unreadable."""
+        newest = newest_weights(data_dir, run_id)
+        if newest is None:
+            return None
         with self._lock:
-            cached = self._entries.get(path)
-            if cached and cached[0] == version:
+            cached = self._entries.get(run_id)
+            if cached and cached[0] == newest:
                 return cached[1]
-        loaded = load_generator(load_checkpoint(path))
+        loaded = load_generator(load_checkpoint(newest[0], required=GENERATOR_KEYS))
         with self._lock:
+            self._entries.pop(run_id, None)
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
-            self._entries[path] = (version, loaded)
+            self._entries[run_id] = (newest, loaded)
         return loaded
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            self._entries.pop(run_id, None)

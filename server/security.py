@@ -1,9 +1,10 @@
-"""Security defaults (DESIGN §7): a token on every mutating call and every websocket when one is configured, a
+"""Security defaults (README, "HTTP API"): a token on every mutating call and every websocket when one is configured, a
 websocket origin check, and per-client run quotas. The server binds to loopback unless told otherwise."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
@@ -18,12 +19,12 @@ CLOSE_UNAUTHORISED = 4401
 CLOSE_BAD_ORIGIN = 4403
 
 
-def presented_token(headers: dict[str, str] | object, query: dict[str, str] | object) -> str | None:
+def presented_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
     """``Authorization: Bearer …``, or ``?token=…`` (browsers cannot set headers on a websocket)."""
-    auth = headers.get("authorization", "")  # type: ignore[attr-defined]
+    auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return query.get("token")  # type: ignore[attr-defined]
+    return query.get("token")
 
 
 def token_ok(settings: Settings, token: str | None) -> bool:

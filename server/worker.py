@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 FLUSH_SECONDS = 0.05
+LIVE_WEIGHTS_SECONDS = 2.0  # the generator's weights reach disk this often: how stale a live run's samples can be
+PREPARING_SECONDS = 1.0  # how often a "preparing" notice (the quality judge training) updates its estimate
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class RunSpec:
     resume_from: str | None = None  # a checkpoint to continue (resume) or to start from (fork)
     fork_overrides: dict[str, Any] | None = None
     threads: int = 1
-    device: str | None = None  # overrides config.device (the executor assigns GPUs round-robin)
+    device: str = "auto"  # the config's device; the executor places auto (and bare cuda) on a GPU of its choice
 
 
 class Emitter:
@@ -76,8 +78,10 @@ def worker_main(control: Connection, events: Any) -> None:
 
 
 def _warm_up() -> None:
-    """Everything a run needs that is slow the first time: imports (torch ~4 s), and one tiny training step so
-    lazy initialisation inside torch (kernels, autograd, allocator) is paid before a user is waiting."""
+    """Everything a run needs that is slow the first time: imports (torch, and scikit-learn's datasets, which the
+    digits and moons datasets load from), and one tiny training step so lazy initialisation inside torch (kernels,
+    autograd, allocator) is paid before a user is waiting."""
+    import sklearn.datasets  # noqa: F401
     import torch
 
     import models.checkpoint
@@ -114,12 +118,11 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
     try:
         if spec.resume_from:
             state = load_checkpoint(spec.resume_from)
-            trainer = trainer_from_checkpoint(state, spec.data_dir, spec.fork_overrides)
+            trainer = trainer_from_checkpoint(
+                state, spec.data_dir, spec.fork_overrides, device=spec.device, **TRAINER_OPTIONS
+            )
         else:
-            config = parse_config(spec.config)
-            if spec.device:
-                config = config.model_copy(update={"device": spec.device})
-            trainer = Trainer(config, spec.data_dir)
+            trainer = Trainer(parse_config(spec.config), spec.data_dir, device=spec.device, **TRAINER_OPTIONS)
         out.emit("status", status="running", step=trainer.step_count, device=str(trainer.device))
         _loop(trainer, spec, control, out, save_checkpoint)
     except DivergenceError as e:
@@ -139,9 +142,47 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
         out.flush()
 
 
+# A run in a worker streams from its first step: a quality judge that must be trained first does so beside it.
+TRAINER_OPTIONS: dict[str, Any] = {"judge_in_background": True}
+
+
+class LiveWeights:
+    """Writes the generator's weights at the first step and then every ``LIVE_WEIGHTS_SECONDS``, so the samples
+    route serves a live run from weights seconds old, whatever ``checkpoint_every`` is."""
+
+    def __init__(self, path: Path):
+        self.path, self.written = path, -float("inf")
+
+    def maybe_write(self, trainer: Any) -> None:
+        from models.checkpoint import save_generator
+
+        if trainer.step_count == 1 or time.monotonic() - self.written >= LIVE_WEIGHTS_SECONDS:
+            save_generator(trainer, self.path)
+            self.written = time.monotonic()
+
+
+class Preparing:
+    """Tells the page what is being prepared beside training (the quality judge of an image dataset trains on a
+    fresh install) and roughly for how long, then that it is done."""
+
+    def __init__(self) -> None:
+        self.active, self.sent = False, -float("inf")
+
+    def update(self, trainer: Any, out: Emitter) -> None:
+        status = trainer.judge_status()
+        if status["state"] == "preparing":
+            if time.monotonic() - self.sent >= PREPARING_SECONDS:
+                out.emit("preparing", what="judge", message=status["message"], eta_s=status.get("eta_s"), done=False)
+                self.active, self.sent = True, time.monotonic()
+        elif self.active:
+            out.emit("preparing", what="judge", message=status["message"], eta_s=None, done=True)
+            self.active = False
+
+
 def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: Any) -> None:
-    from models.alerts import AlertMonitor
+    from models.alerts import AlertMonitor, remedy
     from models.config import ConfigError
+    from server.paths import live_generator_path
 
     data = trainer.data
     monitor = AlertMonitor(
@@ -150,6 +191,8 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     )
     paused = False
     last_frame = -float("inf")
+    weights = LiveWeights(live_generator_path(spec.data_dir, spec.run_id))
+    preparing = Preparing()
     while True:
         while paused or control.poll():
             message = control.recv()  # blocks while paused: a paused run costs no CPU
@@ -190,10 +233,20 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
                 changes=trainer.change_log[-1]["changes"],
                 config=trainer.config.model_dump(mode="json"),
             )
+        weights.maybe_write(trainer)  # before the first metrics: a client that saw them can fetch samples
+        preparing.update(trainer, out)
         if step % stream.metrics_every == 0 or step == 1:
             out.metrics(metrics)
         for alert in monitor.observe(metrics):
-            out.emit("alert", step=alert.step, kind=alert.kind, message=alert.message, cleared=alert.cleared)
+            fix = None if alert.cleared else remedy(alert.kind, trainer.config)
+            out.emit(
+                "alert",
+                step=alert.step,
+                kind=alert.kind,
+                message=alert.message,
+                cleared=alert.cleared,
+                fix=None if fix is None else fix.as_dict(),
+            )
         if (
             step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second
         ) or step == 1:
@@ -221,17 +274,3 @@ def _frames(trainer: Any, out: Emitter) -> None:
         out.emit(
             "field", step=trainer.step_count, **field_frame(trainer, stream.n_samples, stream.field_resolution, seed)
         )
-
-
-def run_dir(data_dir: Path, run_id: str) -> Path:
-    """Everything a run keeps on disk: its checkpoint and its image snapshots."""
-    return Path(data_dir) / "runs" / run_id
-
-
-def checkpoint_path(data_dir: Path, run_id: str) -> Path:
-    return run_dir(data_dir, run_id) / "checkpoint.pt"
-
-
-def snapshots_dir(data_dir: Path, run_id: str) -> Path:
-    """Where an image run's sample frames are kept, one ``{step:08d}.png`` each, for scrubbing back through it."""
-    return run_dir(data_dir, run_id) / "samples"

@@ -1,4 +1,4 @@
-"""What a run leaves behind: samples from its newest checkpoint, the checkpoint itself, an export bundle."""
+"""What a run leaves behind: samples from its newest weights, the checkpoint itself, an export bundle."""
 
 from __future__ import annotations
 
@@ -15,17 +15,21 @@ from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
 from models.sampling import sample, samples_png
+from server.api.deps import Jobs, require_run
 from server.api.errors import ERRORS
-from server.api.runs import Jobs, require_run, run_detail
+from server.api.runs import run_detail
 from server.db import repository as repo
-from server.worker import checkpoint_path, snapshots_dir
+from server.jobs import JobManager
+from server.paths import checkpoint_path, snapshots_dir
+from server.samples import GeneratorCache
 
 router = APIRouter(prefix="/api/runs", tags=["artifacts"], responses=ERRORS)
-PNG = {200: {"content": {"image/png": {}, "application/json": {}}, "description": "PNG grid or JSON samples"}}
+SAMPLES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "application/json": {}}, "description": "PNG grid or JSON samples"}
+}
 
 
-def _checkpoint(request: Request, run_id: str) -> Any:
-    jobs: Any = request.app.state.jobs
+def _checkpoint(jobs: JobManager, run_id: str) -> Path:
     with jobs.sessions() as session:
         require_run(session, run_id)
     path = checkpoint_path(jobs.data_dir, run_id)
@@ -34,19 +38,26 @@ def _checkpoint(request: Request, run_id: str) -> Any:
     return path
 
 
-@router.get("/{run_id}/samples", responses=PNG, response_model=None)
+@router.get("/{run_id}/samples", responses=SAMPLES, response_model=None)
 def samples(
     request: Request,
     run_id: str,
+    jobs: Jobs,
     n: Annotated[int, Query(ge=1, le=1024)] = 64,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     label: Annotated[int | None, Query(ge=0)] = None,
     format: Literal["png", "json"] = "png",
 ) -> Response:
-    """Samples from the run's newest checkpoint; the same ``seed`` gives the same samples."""
-    path = _checkpoint(request, run_id)
+    """Samples from the run's newest weights: its checkpoint, or while it trains the generator its worker writes
+    every few seconds (the step is in ``X-Checkpoint-Step``). The same ``seed`` gives the same samples from the
+    same weights."""
+    generators: GeneratorCache = request.app.state.generators
     try:
-        loaded = request.app.state.generators.get(path)
+        loaded = None if jobs.is_deleted(run_id) else generators.get(jobs.data_dir, run_id)
+        if loaded is None:
+            with jobs.sessions() as session:
+                require_run(session, run_id)  # 404 for an unknown run; it exists but has no weights yet: 409
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no weights yet")
         drawn = sample(loaded, n, seed, label)
     except CheckpointError as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
@@ -70,8 +81,7 @@ class Snapshots(BaseModel):
     steps: list[int]
 
 
-def _snapshot_steps(request: Request, run_id: str) -> dict[int, Path]:
-    jobs: Any = request.app.state.jobs
+def _snapshot_steps(jobs: JobManager, run_id: str) -> dict[int, Path]:
     with jobs.sessions() as session:
         require_run(session, run_id)
     folder = snapshots_dir(jobs.data_dir, run_id)
@@ -80,16 +90,16 @@ def _snapshot_steps(request: Request, run_id: str) -> dict[int, Path]:
 
 
 @router.get("/{run_id}/snapshots")
-def snapshots(request: Request, run_id: str) -> Snapshots:
+def snapshots(jobs: Jobs, run_id: str) -> Snapshots:
     """Steps of the sample grids an image run saved as it trained (its live frames), oldest first; a 2D run has
     none. Each is served by ``/snapshots/{step}``, so the page can scrub back through the run."""
-    return Snapshots(steps=sorted(_snapshot_steps(request, run_id)))
+    return Snapshots(steps=sorted(_snapshot_steps(jobs, run_id)))
 
 
 @router.get("/{run_id}/snapshots/{step}", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
-def snapshot_png(request: Request, run_id: str, step: int) -> FileResponse:
+def snapshot_png(jobs: Jobs, run_id: str, step: int) -> FileResponse:
     """One saved sample grid; the path is built from the integer step, never from client text."""
-    path = _snapshot_steps(request, run_id).get(step)
+    path = _snapshot_steps(jobs, run_id).get(step)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"run {run_id} saved no samples at step {step}")
     return FileResponse(path, media_type="image/png")
@@ -98,10 +108,10 @@ def snapshot_png(request: Request, run_id: str, step: int) -> FileResponse:
 @router.get(
     "/{run_id}/checkpoint", response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}}
 )
-def checkpoint(request: Request, run_id: str) -> FileResponse:
+def checkpoint(jobs: Jobs, run_id: str) -> FileResponse:
     """Weights, optimisers and config; loads with ``torch.load(path, weights_only=True)``."""
     return FileResponse(
-        _checkpoint(request, run_id), media_type="application/octet-stream", filename=f"ganplay-{run_id}.pt"
+        _checkpoint(jobs, run_id), media_type="application/octet-stream", filename=f"ganplay-{run_id}.pt"
     )
 
 

@@ -16,7 +16,6 @@ from server.datasets_store import UploadError, list_uploads, save_upload
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"], responses=ERRORS)
 
-DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a multipart body
 
 
@@ -36,8 +35,7 @@ def _data_dir(request: Request) -> Path:
 
 
 def _max_bytes(request: Request) -> int:
-    value = getattr(request.app.state.settings, "max_upload_bytes", None)
-    return int(value) if value else DEFAULT_MAX_UPLOAD_BYTES
+    return int(request.app.state.settings.max_upload_bytes)
 
 
 def _error(status: int, field: str, reason: str) -> HTTPException:

@@ -9,11 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 
-class FieldError(BaseModel):
-    field: str
-    reason: str
-
-
 class ErrorOut(BaseModel):
     """``detail`` is a sentence (400, 404, 409, 429, 503) or a list naming each field and the reason (401, 413,
     415, 422; a request FastAPI itself refuses lists pydantic's ``loc``/``msg``/``type`` entries instead)."""

@@ -1,4 +1,5 @@
-"""Read-only facts about this server: health, the config schema, the presets."""
+"""Read-only facts about this server: health, the config schema, the presets, and the vocabulary the page reads
+(statuses, metrics and charts, alert kinds) so it keeps no list of its own."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from typing import Any
 
 import torch
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from models.alerts import ALERT_KINDS
 from models.config import config_schema
+from models.metrics import CHARTS, METRICS
 from models.presets import PRESETS
+from server.status import ACTIONS, ALL_STATUSES, FINAL_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES, ordered
 
 router = APIRouter(prefix="/api", tags=["meta"])
 
@@ -31,6 +35,74 @@ class PresetOut(BaseModel):
     watch: list[str]
     effect: str | None
     config: dict[str, Any]
+
+
+class Statuses(BaseModel):
+    all: list[str]
+    live: list[str] = Field(description="Owned by a worker or the queue: counted against the quota, stoppable.")
+    final: list[str] = Field(description="A worker's last word on a run.")
+    patchable: list[str] = Field(description="Live patches are accepted in these.")
+    actions: dict[str, list[str]] = Field(description="pause/resume/stop → the statuses each is valid in.")
+
+
+class AlertKind(BaseModel):
+    kind: str
+    title: str
+
+
+class MetricOut(BaseModel):
+    name: str
+    label: str
+    quality: bool
+
+
+class SeriesOut(BaseModel):
+    name: str
+    label: str
+    axis: str
+
+
+class ChartOut(BaseModel):
+    id: str
+    title: str
+    points: bool
+    testid: str | None
+    series: list[SeriesOut]
+
+
+class Meta(BaseModel):
+    statuses: Statuses
+    alerts: list[AlertKind]
+    metrics: list[MetricOut]
+    charts: list[ChartOut]
+
+
+@router.get("/meta")
+def meta() -> Meta:
+    """The vocabulary, defined once in Python: run statuses and what each action accepts, metric labels and the
+    charts grouping them, alert kinds and their titles."""
+    labels = {m.name: m.label for m in METRICS}
+    return Meta(
+        statuses=Statuses(
+            all=list(ALL_STATUSES),
+            live=ordered(LIVE_STATUSES),
+            final=ordered(FINAL_STATUSES),
+            patchable=ordered(PATCHABLE_STATUSES),
+            actions={action: ordered(allowed) for action, allowed in ACTIONS.items()},
+        ),
+        alerts=[AlertKind(kind=kind, title=title) for kind, title in ALERT_KINDS.items()],
+        metrics=[MetricOut(name=m.name, label=m.label, quality=m.quality) for m in METRICS],
+        charts=[
+            ChartOut(
+                id=c.id,
+                title=c.title,
+                points=c.points,
+                testid=c.testid,
+                series=[SeriesOut(name=s.name, label=labels[s.name], axis=s.axis) for s in c.series],
+            )
+            for c in CHARTS
+        ],
+    )
 
 
 @router.get("/health")

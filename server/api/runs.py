@@ -5,24 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.alerts import remedy
 from models.config import ConfigError, RunConfig, parse_config
 from models.presets import PresetError, preset_config
+from server.api.deps import Jobs, act, config_error, require_run
 from server.api.errors import ERRORS
 from server.db import repository as repo
-from server.jobs import InvalidStateError, JobManager, QuotaError, RunNotFoundError
 from server.security import client_id
 
 router = APIRouter(prefix="/api/runs", tags=["runs"], responses=ERRORS)
-
-
-def get_jobs(request: Request) -> JobManager:
-    return request.app.state.jobs
-
-
-Jobs = Annotated[JobManager, Depends(get_jobs)]
 
 
 class RunCreate(BaseModel):
@@ -49,6 +43,10 @@ class ConfigChangeOut(BaseModel):
 
 
 class RunSummary(BaseModel):
+    """A run as the list shows it; read straight from its database row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     status: str
     step: int
@@ -58,7 +56,13 @@ class RunSummary(BaseModel):
     created_at: datetime
     reason: str | None
     checkpoint_step: int | None
+    device: str | None = Field(description="Where the run trains (or last trained); null until it starts.")
     last_metrics: dict[str, Any] | None
+
+
+class Fix(BaseModel):
+    label: str
+    patch: dict[str, Any] = Field(description="A live patch the run's current config accepts.")
 
 
 class AlertOut(BaseModel):
@@ -66,6 +70,7 @@ class AlertOut(BaseModel):
     kind: str
     message: str
     cleared: bool = Field(False, description="True when this reports the end of an earlier alert's episode.")
+    fix: Fix | None = Field(None, description="The suggested trick, for the run's current config; none once cleared.")
 
 
 class RunDetail(RunSummary):
@@ -85,55 +90,25 @@ class Metrics(BaseModel):
     series: dict[str, list[float | None]]
 
 
-def config_error(e: ConfigError) -> HTTPException:
-    return HTTPException(422, detail=e.errors)
+def alerts_with_fixes(alerts: list[dict[str, Any]], config: RunConfig) -> list[AlertOut]:
+    """A run's alerts, each raised one with the trick that suits the run's config as it is now."""
+    out = []
+    for alert in alerts:
+        fix = None if alert["cleared"] else remedy(alert["kind"], config)
+        out.append(AlertOut(**alert, fix=None if fix is None else Fix(label=fix.label, patch=fix.patch)))
+    return out
 
 
-def _summary(run: Any) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "status": run.status,
-        "step": run.step,
-        "preset": run.preset,
-        "parent_id": run.parent_id,
-        "parent_step": run.parent_step,
-        "created_at": run.created_at,
-        "reason": run.reason,
-        "checkpoint_step": run.checkpoint_step,
-        "last_metrics": run.last_metrics,
-    }
-
-
-def require_run(session: Any, run_id: str) -> Any:
-    """The run, or a 404 naming it."""
-    run = repo.get_run(session, run_id)
-    if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
-    return run
-
-
-def run_detail(jobs: JobManager, run_id: str) -> RunDetail:
+def run_detail(jobs: Jobs, run_id: str) -> RunDetail:
     with jobs.sessions() as session:
         run = require_run(session, run_id)
+        summary = RunSummary.model_validate(run)
         return RunDetail(
-            **_summary(run),
+            **summary.model_dump(),
             config=run.config,
-            changes=repo.config_changes(session, run_id),
-            alerts=[AlertOut(**a) for a in repo.alerts(session, run_id)],
+            changes=[ConfigChangeOut(**c) for c in repo.config_changes(session, run_id)],
+            alerts=alerts_with_fixes(repo.alerts(session, run_id), parse_config(run.config)),
         )
-
-
-def _act(action: Any) -> Any:
-    try:
-        return action()
-    except RunNotFoundError as e:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {e.args[0]}") from None
-    except InvalidStateError as e:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
-    except ConfigError as e:
-        raise config_error(e) from None
-    except QuotaError as e:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=str(e)) from None
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -144,13 +119,13 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
         raise HTTPException(422, detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
         raise config_error(e) from None
-    return run_detail(jobs, _act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
+    return run_detail(jobs, act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
 
 
 @router.get("")
 def list_runs(jobs: Jobs) -> list[RunSummary]:
     with jobs.sessions() as session:
-        return [RunSummary(**_summary(run)) for run in repo.list_runs(session)]
+        return [RunSummary.model_validate(run) for run in repo.list_runs(session)]
 
 
 @router.get("/{run_id}")
@@ -161,26 +136,27 @@ def get_run(run_id: str, jobs: Jobs) -> RunDetail:
 @router.patch("/{run_id}/config", status_code=status.HTTP_202_ACCEPTED)
 def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
     """Live fields only; applied at the run's next step, acknowledged on its stream by a ``config`` event."""
-    new: RunConfig = _act(lambda: jobs.patch(run_id, patch))
+    new: RunConfig = act(lambda: jobs.patch(run_id, patch))
     return Accepted(run_id=run_id, config=new.model_dump(mode="json"), detail="applies at the next step")
 
 
 @router.post("/{run_id}/fork", status_code=status.HTTP_201_CREATED)
 def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request) -> RunDetail:
-    return run_detail(jobs, _act(lambda: jobs.fork(run_id, body.overrides, client=client_id(request))))
+    return run_detail(jobs, act(lambda: jobs.fork(run_id, body.overrides, client=client_id(request))))
 
 
 @router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
 def control(run_id: str, action: str, jobs: Jobs) -> RunDetail:
     if action not in ("pause", "resume", "stop"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no action {action}; use pause, resume or stop")
-    _act(lambda: jobs.control(run_id, action))
+    act(lambda: jobs.control(run_id, action))
     return run_detail(jobs, run_id)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(run_id: str, jobs: Jobs) -> None:
-    _act(lambda: jobs.delete(run_id))
+def delete(run_id: str, jobs: Jobs, request: Request) -> None:
+    act(lambda: jobs.delete(run_id))
+    request.app.state.generators.forget(run_id)
 
 
 @router.get("/{run_id}/metrics")

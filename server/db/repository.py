@@ -14,7 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from server.db.tables import ACTIVE_STATUSES, STATUSES, Alert, ConfigChange, MetricRow, Run, utcnow
+from server.db.tables import Alert, ConfigChange, MetricRow, Run, utcnow
+from server.status import ALL_STATUSES, LIVE_STATUSES
 
 
 class RunNotFoundError(LookupError):
@@ -22,8 +23,8 @@ class RunNotFoundError(LookupError):
 
 
 def _check_status(status: str) -> None:
-    if status not in STATUSES:
-        raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
+    if status not in ALL_STATUSES:
+        raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(ALL_STATUSES)}")
 
 
 def create_run(
@@ -119,9 +120,9 @@ def _upsert_metrics(session: Session, params: list[dict[str, Any]]) -> None:
     """One ``INSERT ... ON CONFLICT (run_id, step) DO UPDATE`` executemany, in the dialect's own syntax."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt: Any = pg_insert(MetricRow.__table__)
+        stmt: Any = pg_insert(MetricRow)
     elif dialect == "sqlite":
-        stmt = sqlite_insert(MetricRow.__table__)
+        stmt = sqlite_insert(MetricRow)
     else:
         raise NotImplementedError(f"append_metrics supports sqlite and postgresql, not {dialect}")
     stmt = stmt.on_conflict_do_update(index_elements=["run_id", "step"], set_={"values": stmt.excluded["values"]})
@@ -246,7 +247,7 @@ def mark_interrupted(session: Session) -> list[str]:
     No worker survives a restart, so these runs would otherwise show as running forever; ``interrupted`` runs are
     resumable from their newest checkpoint.
     """
-    ids = list(session.scalars(select(Run.id).where(Run.status.in_(ACTIVE_STATUSES)).order_by(Run.created_at)))
+    ids = list(session.scalars(select(Run.id).where(Run.status.in_(LIVE_STATUSES)).order_by(Run.created_at)))
     if ids:
         session.execute(update(Run).where(Run.id.in_(ids)).values(status="interrupted", updated_at=utcnow()))
     return ids
@@ -255,5 +256,5 @@ def mark_interrupted(session: Session) -> list[str]:
 def count_active(session: Session, client: str | None) -> int:
     """How many runs ``client`` has queued or live, for the per-client quota (``429`` past it)."""
     who = Run.client.is_(None) if client is None else Run.client == client
-    query = select(func.count()).select_from(Run).where(who, Run.status.in_(ACTIVE_STATUSES))
+    query = select(func.count()).select_from(Run).where(who, Run.status.in_(LIVE_STATUSES))
     return int(session.scalar(query) or 0)

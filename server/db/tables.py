@@ -15,10 +15,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Every run status; ``ACTIVE_STATUSES`` are the ones a live worker (or the queue) owns.
-STATUSES = ("queued", "starting", "running", "paused", "completed", "stopped", "failed", "diverged", "interrupted")
-ACTIVE_STATUSES = ("queued", "starting", "running", "paused")
-
 #: JSON on SQLite, JSONB on PostgreSQL (indexable, compact, deduplicated keys).
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

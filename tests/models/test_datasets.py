@@ -4,7 +4,6 @@ shapes, and every bad input is refused with a message that says what is wrong.""
 from __future__ import annotations
 
 import gzip
-import json
 import struct
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from models.datasets import (
     DEFAULT_FASHION_MNIST_DIR,
     Dataset,
     DatasetError,
-    describe,
     load_dataset,
     parse_idx,
     read_idx,
@@ -241,13 +239,6 @@ def test_dataset_refuses_labels_of_the_wrong_length() -> None:
         Dataset(
             name="t", x=torch.zeros(4, 2), y=torch.zeros(3, dtype=torch.int64), num_classes=1, centers=None, std=None
         )
-
-
-def test_describe_is_a_json_able_summary() -> None:
-    summary = describe(load_dataset(DigitsData(), 0))
-    assert summary == {"name": "digits", "n": 1797, "shape": [1, 8, 8], "num_classes": 10, "is_image": True}
-    json.dumps(summary)
-    assert describe(load_dataset(SMALL_2D["moons"], 0))["shape"] == [2]
 
 
 # ----------------------------------------------------------------------------------------- digits

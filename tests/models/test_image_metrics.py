@@ -6,9 +6,9 @@ Training the digits judge takes a few seconds, so one module-scoped judge is sha
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,21 +46,7 @@ class Trained:
     threads_after: int
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Pin torch to one thread for this module, as the other training tests do.
-
-    The judge's ops on 8x8 images are far too small to gain from intra-op parallelism, and with two threads on a
-    shared two-core machine a busy neighbour stalls every parallel region: a training that takes ~3 s at one
-    thread was measured at 40+ s with two. ``load_judge`` itself must not change the thread count, so the test
-    owns that choice and restores it afterwards.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -291,6 +277,19 @@ def test_corrupt_cache_file_is_retrained_and_replaced(
     _assert_same_judge(judge, trained.judge)
     assert isinstance(torch.load(path, weights_only=True), dict)
     assert _cache_files(tmp_path) == [path]
+
+
+def test_training_progress_rises_to_exactly_one_and_a_cache_hit_reports_done_at_once(
+    digits: Digits, tmp_path: Path
+) -> None:
+    x, y = digits.x[:300], digits.y[:300]  # a small set: the judge trains in a fraction of the full set's time
+    fractions: list[float] = []
+    load_judge("digits", x, y, 10, tmp_path, progress=fractions.append)
+    assert len(fractions) > 2 and fractions[0] > 0
+    assert all(a < b for a, b in itertools.pairwise(fractions)) and fractions[-1] == 1.0
+    again: list[float] = []
+    load_judge("digits", x, y, 10, tmp_path, progress=again.append)
+    assert again == [1.0]
 
 
 def test_load_judge_rejects_labels_out_of_range(digits: Digits, tmp_path: Path) -> None:

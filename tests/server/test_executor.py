@@ -14,7 +14,8 @@ import pytest
 
 from models.presets import preset_config
 from server.executor import LocalExecutor
-from server.worker import RunSpec, checkpoint_path
+from server.paths import checkpoint_path
+from server.worker import RunSpec
 
 Event = dict[str, Any]
 

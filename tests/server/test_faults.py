@@ -23,7 +23,7 @@ import pytest
 from websockets.sync.client import connect
 
 from models.checkpoint import load_checkpoint
-from server.worker import checkpoint_path
+from server.paths import checkpoint_path
 from tests.server.conftest import _free_port, pg_cluster, serve
 from tests.server.test_runs_api import completed_run, create, receive_until, ws_url
 

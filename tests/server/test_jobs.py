@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from server.worker import run_dir
+from server.paths import run_dir
 from tests.server.conftest import serve
 from tests.server.test_runs_api import completed_run, create, receive_until, ws_url
 
@@ -27,13 +26,6 @@ def server(data_dir: Path) -> Iterator[str]:
     yield from serve(data_dir, warm_workers=1, max_concurrent=1)
 
 
-def wait_until_gone(path: Path, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while path.exists():
-        assert time.monotonic() < deadline, f"{path} still there"
-        time.sleep(0.05)
-
-
 def test_deleting_a_finished_run_removes_its_files(server: str, data_dir: Path):
     run_id = completed_run(server)
     assert (run_dir(data_dir, run_id) / "checkpoint.pt").is_file()
@@ -47,14 +39,15 @@ def test_deleting_a_running_run_removes_its_files_once_its_worker_has_stopped(se
         preset="digits-dcgan",
         overrides={"steps": 100_000, "stream": {"samples_every": 1, "checkpoint_every": 5}},
     )
+    folder = run_dir(data_dir, run["id"])
     with connect(ws_url(server, run["id"])) as ws:
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "checkpoint")
-    folder = run_dir(data_dir, run["id"])
-    assert (folder / "samples").is_dir()  # image snapshots, written by the server as frames arrive
-    assert httpx.delete(f"{server}/api/runs/{run['id']}").status_code == 204
-    wait_until_gone(folder)
-    time.sleep(1)  # the worker's stop-time checkpoint and any frame still in flight came before its final status
+        assert (folder / "samples").is_dir()  # image snapshots, written by the server as frames arrive
+        assert httpx.delete(f"{server}/api/runs/{run['id']}").status_code == 204
+        # The worker's final status comes after its stop-time checkpoint and its last frame; the server removes the
+        # files on that status before it publishes it, so once a watcher sees it nothing may be left.
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
     assert not folder.exists()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from server.worker import snapshots_dir
+from server.paths import snapshots_dir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,21 +1,11 @@
-// Time series with uPlot: one chart per question (losses, D's outputs, gradient norms, quality, speed), with
-// a labelled vertical marker at every live change. Markers are DOM elements in uPlot's overlay, placed in its
-// draw hook, so they move with the axis and stay readable (and testable) text.
+// Time series with uPlot: one chart per question (the server's meta names them: losses, D's outputs, gradient
+// norms, quality, speed), with a labelled vertical marker at every live change. Markers are DOM elements in
+// uPlot's overlay, placed in its draw hook, so they move with the axis and stay readable (and testable) text.
 import uPlot from "/vendor/uPlot.esm.js";
 import { h } from "./dom.js";
 import { show } from "./schema.js";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2"];
-
-/** The run view's charts; `quality` lists both vocabularies, only those present are drawn. */
-export const CHARTS = [
-  { id: "loss", title: "Loss", testid: "loss-chart", series: [["d_loss", "D loss"], ["g_loss", "G loss"]] },
-  { id: "dout", title: "D(x) vs D(G(z))", series: [["d_real", "D(x) real"], ["d_fake", "D(G(z)) fake"]] },
-  { id: "grad", title: "Gradient norms", series: [["grad_norm_g", "‖∇G‖"], ["grad_norm_d", "‖∇D‖"]] },
-  { id: "quality", title: "Quality", points: true, series: [["modes_covered", "modes covered"], ["hq_fraction", "hq fraction", "y2"],
-    ["fd", "FD"], ["class_coverage", "classes covered", "y2"], ["label_accuracy", "label accuracy", "y2"]] },
-  { id: "speed", title: "Speed (it/s)", series: [["it_per_s", "it/s"]] },
-];
 
 /** Label text of one change-log entry: "unroll_steps=5, lr_d=0.001". */
 export function changeLabel(changes) {
@@ -52,7 +42,7 @@ function markerPlugin(getChanges) {
 /**
  * One chart bound to a MetricStore (or, for comparisons, a function giving uPlot data).
  * @param {HTMLElement} host
- * @param {{id: string, title: string, testid?: string, points?: boolean, series: [string, string, string?][]}} spec
+ * @param {import("./meta.js").ChartSpec} spec
  * @param {() => {x: number[], columns: [string, string, (number|null)[], string?, string?][], changes: any[]}} source
  */
 export function createChart(host, spec, source) {
@@ -105,11 +95,12 @@ export function createChart(host, spec, source) {
   return { update, element: box, destroy: () => plot && plot.destroy() };
 }
 
-/** A chart's data from one run's store: the spec's series that the run reports. */
+/** A chart's data from one run's store: the spec's series that the run reports (a spec may list metrics of
+ * both data kinds, 2D and images; only those present are drawn). */
 export function storeSource(store, spec) {
   return () => ({
     x: store.steps,
-    columns: spec.series.filter(([key]) => store.has(key)).map(([key, label, scale]) => [key, label, store.columns.get(key), scale]),
+    columns: spec.series.filter((s) => store.has(s.name)).map((s) => [s.name, s.label, store.columns.get(s.name), s.axis]),
     changes: store.changes,
   });
 }

@@ -1,5 +1,6 @@
-// Boots the page: loads the schema and presets, and shows the view the URL names — `?run=ID` (a run),
-// `?compare=A,B` (2–4 runs) or nothing (the start page) — so a link reopens the same view.
+// Boots the page: loads the schema, the presets and the server's vocabulary (statuses, metrics, charts, alerts:
+// GET /api/meta), and shows the view the URL names — `?run=ID` (a run), `?compare=A,B` (2–4 runs) or nothing (the
+// start page) — so a link reopens the same view.
 import { api } from "./api.js";
 import { createCompareView } from "./compare.js";
 import { h } from "./dom.js";
@@ -11,6 +12,7 @@ const app = document.getElementById("app");
 let current = null;
 let schema = null;
 let presets = null;
+let meta = null;
 
 /** The view state in the URL. */
 function readUrl() {
@@ -34,8 +36,8 @@ export function navigate(state) {
 
 function show(state) {
   if (current) current.destroy();
-  if (state.run) current = createRunView({ runId: state.run, schema, navigate });
-  else if (state.compare) current = createCompareView({ runIds: state.compare, navigate });
+  if (state.run) current = createRunView({ runId: state.run, schema, meta, navigate });
+  else if (state.compare) current = createCompareView({ runIds: state.compare, meta, navigate });
   else current = createHome({ schema, presets, navigate });
   app.replaceChildren(current.element);
   window.scrollTo(0, 0);
@@ -43,7 +45,7 @@ function show(state) {
 
 async function boot() {
   try {
-    [schema, presets] = await Promise.all([api("/api/schema"), api("/api/presets")]);
+    [schema, presets, meta] = await Promise.all([api("/api/schema"), api("/api/presets"), api("/api/meta")]);
   } catch (err) {
     app.replaceChildren(h("p", { class: "error" }, `Could not reach the server: ${err.message}. Reload to retry.`));
     return;

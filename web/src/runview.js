@@ -1,34 +1,30 @@
 // The live run view: status and controls on top, the field view (2D) or sample grid (images) beside the charts,
 // live controls, alerts, samples, and "fork here". State comes from the run's stream: a snapshot first, then
-// live events, applied to plain state by the handlers and drawn once per animation frame.
+// live events, applied to plain state by the shared reducer and drawn once per animation frame.
 import { api, ApiError } from "./api.js";
 import { createAlertBanner } from "./alerts.js";
-import { CHARTS, createChart, storeSource } from "./charts.js";
+import { createChart, storeSource } from "./charts.js";
 import { createControls } from "./controls.js";
 import { h, shortId } from "./dom.js";
 import { createFieldView } from "./field.js";
 import { createConfigForm } from "./form.js";
 import { createImagePanel } from "./images.js";
 import { frameScheduler, timeHandler } from "./perf.js";
+import { allows, chartSpecs, statusIn } from "./meta.js";
+import { applyEvent, createRunState, preparingText, takeDirty } from "./reducer.js";
 import { createSamplesPanel } from "./samples.js";
-import { MetricStore } from "./store.js";
 import { openStream } from "./stream.js";
 import { configDiff } from "./diff.js";
 
-const LIVE = new Set(["queued", "starting", "running", "paused"]);
-
 /**
- * @param {{runId: string, schema: any, navigate: (state: any) => void}} opts
+ * @param {{runId: string, schema: any, meta: import("./meta.js").Meta, navigate: (state: any) => void}} opts
  */
-export function createRunView({ runId, schema, navigate }) {
-  const store = new MetricStore();
-  /** @type {any} */
-  let run = null;
-  let alerts = [];
-  let statusEvents = 0; // status events seen on the stream (see control())
-  let field = null, fieldDirty = false;
+export function createRunView({ runId, schema, meta, navigate }) {
+  const state = createRunState();
   let imageMode = false;
-  let configDirty = false; // controls are rewritten only when the config changed, never mid-drag
+  let resized = false;
+  let preparingSince = 0; // when the shown preparing note arrived: its ETA counts down from there
+  let preparingTimer = 0;
   const waiters = [];
   let patchSeq = 0;
 
@@ -44,15 +40,16 @@ export function createRunView({ runId, schema, navigate }) {
   const forkButton = h("button", { type: "button", class: "primary", testid: "fork-run", onclick: () => toggleFork() },
     "Fork here…");
   const message = h("div", { class: "error", role: "alert", testid: "run-error" });
-  const banner = createAlertBanner((patch) => sendPatch(patch));
+  const banner = createAlertBanner(meta, (patch) => sendPatch(patch));
   const fieldView = createFieldView();
   fieldView.element.hidden = true;
   const imagePanel = createImagePanel(runId);
   imagePanel.element.hidden = true;
   const samples = createSamplesPanel(runId);
   const controls = createControls(schema, (path, value) => sendPatch(nest(path, value)));
+  const preparing = h("p", { class: "preparing muted small", testid: "preparing", role: "status", hidden: true });
   const chartsBox = h("div", { class: "charts" });
-  const charts = CHARTS.map((spec) => createChart(chartsBox, spec, storeSource(store, spec)));
+  const charts = chartSpecs(meta).map((spec) => createChart(chartsBox, spec, storeSource(state.store, spec)));
   const forkBox = h("section", { class: "fork-box", hidden: true, testid: "fork-panel" });
   const stream = openStream(runId, { onEvent: timeHandler(onEvent), onState });
 
@@ -63,77 +60,64 @@ export function createRunView({ runId, schema, navigate }) {
     message, banner.element, forkBox,
     h("div", { class: "run-body" },
       h("div", { class: "visual" }, fieldView.element, imagePanel.element, samples.element),
-      chartsBox,
+      h("div", { class: "charts-col" }, preparing, chartsBox),
       controls.element));
 
   const schedule = frameScheduler(render);
-  const resize = new ResizeObserver(() => schedule());
+  const resize = new ResizeObserver(() => { resized = true; schedule(); });
   resize.observe(chartsBox);
 
   // ------------------------------------------------------------------ events
-  function onState(state, detail) {
-    connection.textContent = state === "open" ? "● connected" : state === "gone" ? `gone: ${detail}` : state === "retrying" ? detail : "connecting…";
-    connection.dataset.state = state;
+  function onState(link, detail) {
+    connection.textContent = link === "open" ? "● connected" : link === "gone" ? `gone: ${detail}` : link === "retrying" ? detail : "connecting…";
+    connection.dataset.state = link;
   }
 
   function onEvent(e) {
-    switch (e.type) {
-      case "snapshot":
-        run = e.run;
-        alerts = run.alerts.slice();
-        store.load(e.metrics, run.changes);
-        configDirty = true;
-        for (const frame of e.frames) onEvent(frame);
-        break;
-      case "metrics":
-        store.append(e.rows);
-        if (run) run.step = e.rows[e.rows.length - 1].step;
-        break;
-      case "field": field = e; fieldDirty = true; break;
-      case "samples":
-        if (e.png) { imageMode = true; imagePanel.frame(e); } else { field = e; fieldDirty = true; }
-        break;
-      case "status":
-        statusEvents += 1;
-        if (run) { run.status = e.status; if (e.step != null) run.step = e.step; run.reason = e.reason ?? run.reason; }
-        break;
-      case "config":
-        store.addChange(e.step, e.changes);
-        if (run) { run.config = e.config; run.changes.push({ step: e.step, changes: e.changes }); }
-        configDirty = true;
-        break;
-      case "checkpoint": if (run) run.checkpoint_step = e.step; break;
-      case "alert": alerts.push({ step: e.step, kind: e.kind, message: e.message, cleared: Boolean(e.cleared) }); break;
-      case "patch_rejected": case "error": controls.showErrors(e.errors || []); break;
-      default: break;
-    }
+    applyEvent(state, e);
     for (const w of waiters.slice()) if (w.test(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
     schedule();
   }
 
   function render() {
-    if (!run) return;
+    const run = state.run;
+    if (!run) return; // nothing to draw before the snapshot; what came before it stays flagged
+    const dirty = takeDirty(state);
     status.textContent = run.status;
     status.dataset.status = run.status;
     step.textContent = `step ${run.step} of ${run.config.steps}`;
     title.textContent = `${run.preset || "custom run"} · ${shortId(run.id)}`;
-    const live = LIVE.has(run.status);
-    pause.disabled = run.status !== "running";
-    resume.disabled = !(run.status === "paused" || run.status === "interrupted");
-    stop.disabled = !live;
-    controls.setEnabled(run.status === "running" || run.status === "paused");
-    if (configDirty) { controls.setConfig(run.config); configDirty = false; }
-    message.textContent = run.reason && ["failed", "diverged"].includes(run.status) ? run.reason : "";
-    banner.show(alerts, run.config, live);
+    const live = statusIn(meta, "live", run.status);
+    pause.disabled = !allows(meta, "pause", run.status);
+    resume.disabled = !allows(meta, "resume", run.status);
+    stop.disabled = !allows(meta, "stop", run.status);
+    controls.setEnabled(statusIn(meta, "patchable", run.status));
+    if (dirty.config) controls.setConfig(run.config); // only when the config changed, never mid-drag
+    if (dirty.errors) controls.showErrors(state.errors);
+    message.textContent = run.reason && statusIn(meta, "final", run.status) ? run.reason : "";
+    banner.show(state.alerts, run.config, live);
     samples.update(run.checkpoint_step, run.config.model.conditional);
-    renderLineage();
-    for (const chart of charts) chart.update();
-    if (field && fieldDirty) { fieldView.element.hidden = false; fieldView.draw(field); fieldDirty = false; }
+    renderLineage(run);
+    renderPreparing(dirty.preparing);
+    if (dirty.charts || resized) { for (const chart of charts) chart.update(); resized = false; }
+    if (dirty.field && state.field) { fieldView.element.hidden = false; fieldView.draw(state.field); }
+    if (dirty.image && state.image) { imageMode = true; imagePanel.frame(state.image); }
     imagePanel.element.hidden = !imageMode;
   }
 
+  /** The note about something the server is still preparing (the quality judge), with a rough remaining time that
+   * counts down between events; hidden once it is done. */
+  function renderPreparing(arrived) {
+    if (arrived) preparingSince = performance.now();
+    const text = preparingText(state.preparing, (performance.now() - preparingSince) / 1000);
+    preparing.hidden = !text;
+    preparing.textContent = text || "";
+    if (text && !preparingTimer) preparingTimer = setInterval(schedule, 1000);
+    else if (!text && preparingTimer) { clearInterval(preparingTimer); preparingTimer = 0; }
+  }
+
   let lineageKey = "";
-  function renderLineage() {
+  function renderLineage(run) {
     const key = `${run.parent_id}`;
     if (key === lineageKey) return;
     lineageKey = key;
@@ -163,10 +147,10 @@ export function createRunView({ runId, schema, navigate }) {
    * is only used where the stream said nothing meanwhile (e.g. an interrupted run put back in the queue). */
   async function control(action) {
     message.textContent = "";
-    const seen = statusEvents;
+    const seen = state.statusEvents;
     try {
       const reply = await api(`/api/runs/${runId}/${action}`, { method: "POST" });
-      if (statusEvents === seen) run = { ...run, ...reply };
+      if (state.statusEvents === seen) { state.run = { ...state.run, ...reply }; state.dirty.run = true; }
       schedule();
     } catch (err) {
       message.textContent = err.message;
@@ -183,6 +167,7 @@ export function createRunView({ runId, schema, navigate }) {
 
   function toggleFork() {
     if (!forkBox.hidden) { forkBox.hidden = true; return; }
+    const run = state.run;
     const form = createConfigForm(schema, { uploads: () => api("/api/datasets") });
     form.setConfig(run.config);
     const go = h("button", { type: "submit", class: "primary", testid: "fork-start" }, "Start the fork");
@@ -193,7 +178,7 @@ export function createRunView({ runId, schema, navigate }) {
       if (errors.length) { errors[0].input.focus(); return; }
       go.disabled = true;
       try {
-        const child = await forkHere(configDiff(run.config, config));
+        const child = await forkHere(configDiff(state.run.config, config));
         navigate({ run: child.id });
       } catch (err) {
         if (err instanceof ApiError) note.textContent = form.showErrors(err.errors).map((e) => `${e.field}: ${e.reason}`).join("; ");
@@ -211,9 +196,9 @@ export function createRunView({ runId, schema, navigate }) {
 
   /** Fork at the current step: a running run pauses (which writes its checkpoint), forks, then resumes. */
   async function forkHere(overrides) {
-    const wasRunning = run.status === "running";
+    const wasRunning = allows(meta, "pause", state.run.status);
     if (wasRunning) {
-      const paused = waitFor((e) => e.type === "status" && e.status === "paused");
+      const paused = waitFor((e) => e.type === "status" && !allows(meta, "pause", e.status)); // paused, or over
       await api(`/api/runs/${runId}/pause`, { method: "POST" });
       await paused;
     }
@@ -226,6 +211,6 @@ export function createRunView({ runId, schema, navigate }) {
 
   return {
     element,
-    destroy() { stream.close(); resize.disconnect(); charts.forEach((c) => c.destroy()); },
+    destroy() { stream.close(); resize.disconnect(); clearInterval(preparingTimer); charts.forEach((c) => c.destroy()); },
   };
 }

@@ -1,0 +1,75 @@
+"""The metric vocabulary: every metric a run reports, its label, and the charts that group them.
+
+Defined once here, where the metrics are made; the API serves it (``GET /api/meta``) and the page and the CLI read
+it instead of keeping lists of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    quality: bool = False  # a quality measurement (taken every ``stream.eval_every`` steps), not a per-step value
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    axis: Literal["y", "y2"] = "y"  # y2: a second scale on the right (fractions beside counts)
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    series: tuple[Series, ...]
+    points: bool = False  # sparse series (quality) are drawn as points
+    testid: str | None = None
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("d_loss", "D loss"),
+    Metric("g_loss", "G loss"),
+    Metric("d_real", "D(x) real"),
+    Metric("d_fake", "D(G(z)) fake"),
+    Metric("grad_norm_g", "‖∇G‖"),
+    Metric("grad_norm_d", "‖∇D‖"),
+    Metric("modes_covered", "modes covered", quality=True),
+    Metric("hq_fraction", "hq fraction", quality=True),
+    Metric("reverse_kl", "reverse KL", quality=True),
+    Metric("fd", "FD", quality=True),
+    Metric("class_coverage", "classes covered", quality=True),
+    Metric("class_kl", "class KL", quality=True),
+    Metric("label_accuracy", "label accuracy", quality=True),
+    Metric("it_per_s", "it/s"),
+    Metric("noise_std", "instance noise σ"),
+    Metric("unroll_steps", "unroll steps"),
+    Metric("d_steps", "D steps"),
+    Metric("replay_fraction", "replayed fraction"),
+)
+METRIC_LABELS = {m.name: m.label for m in METRICS}
+QUALITY_METRICS = frozenset(m.name for m in METRICS if m.quality)
+
+CHARTS: tuple[Chart, ...] = (
+    Chart("loss", "Loss", (Series("d_loss"), Series("g_loss")), testid="loss-chart"),
+    Chart("dout", "D(x) vs D(G(z))", (Series("d_real"), Series("d_fake"))),
+    Chart("grad", "Gradient norms", (Series("grad_norm_g"), Series("grad_norm_d"))),
+    Chart(
+        "quality",
+        "Quality",
+        (
+            Series("modes_covered"),
+            Series("hq_fraction", "y2"),
+            Series("fd"),
+            Series("class_coverage", "y2"),
+            Series("label_accuracy", "y2"),
+        ),
+        points=True,
+    ),
+    Chart("speed", "Speed (it/s)", (Series("it_per_s"),)),
+)
