@@ -1,12 +1,13 @@
 """Where runs execute. ``Executor`` is the interface a cluster backend (Ray) implements later; ``LocalExecutor``
 runs each run in its own ``spawn``-ed worker process on this machine.
 
-A new run's latency is dominated by importing torch (~4 s here), so the local executor keeps a pool of workers
-that have already imported it and wait for a run. At most ``max_concurrent`` runs train at once (by default
-half the cores, but two on a 2-core machine), each with ``(cores - 1) // max_concurrent`` torch threads (at least
-one), so concurrent runs never oversubscribe the cores; further runs wait in a FIFO queue (a ``queued`` status
-event). A worker that dies without saying why
-(segfault, OOM kill, ``kill -9``) is noticed by a watchdog, which reports its run ``failed`` with the exit code.
+A new run's latency is dominated by importing torch (seconds; README, "Architecture"), so the local executor
+keeps a pool of workers that have already imported it and wait for a run. At most ``max_concurrent`` runs train at
+once (by default half the cores, but two on a 2-core machine), each with ``(cores - 1) // max_concurrent`` torch
+threads (at least one), so concurrent runs never oversubscribe the cores; further runs wait in a FIFO queue (a
+``queued`` status event). A worker that dies without saying why (segfault, OOM kill, ``kill -9``) is noticed by a
+watchdog, which reports its run ``failed`` with the exit code. Runs whose device is ``auto`` (or bare ``cuda``) are
+placed on the GPUs round-robin; the others train where their config says.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ RUNS_PER_WORKER = 20  # a worker is reused for this many runs, then replaced: bo
 
 def default_max_concurrent(cores: int) -> int:
     """Half the cores, at least two where there are two: a 2-core machine that kept a whole core for the server
-    (which uses 5–20% of one while streaming a run, benchmarks/fanout.py) would train at half its speed when two
+    (a fraction of one while streaming a run: benchmarks/fanout.py measures it) would train at half its speed when two
     runs are compared side by side (benchmarks/concurrency.py)."""
     return min(cores, max(2, cores // 2))
 

@@ -23,8 +23,8 @@ class Settings(BaseSettings):
     warm_workers: int = Field(1, ge=0, le=16, description="Pre-started idle workers (torch already imported).")
     ws_compression: bool = Field(
         False,
-        description="permessage-deflate on websocket streams: field frames shrink ~3× for remote viewers, "
-        "but each viewer then costs ~1 ms of server CPU per frame (benchmarks/fanout.py); off "
+        description="permessage-deflate on websocket streams: field frames shrink for remote viewers, "
+        "but each viewer then costs server CPU per frame (README, benchmarks/fanout.py); off "
         "because the server binds loopback by default.",
     )
     token: str | None = Field(None, description="When set, every mutating call and every websocket needs it.")

@@ -132,6 +132,8 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
             kind="divergence",
             message=f"{e.metric} became {e.value}: the run diverged. Fork it from its last checkpoint "
             "with lower learning rates (or a different loss).",
+            cleared=False,
+            fix=None,  # the run has ended: no live patch can help it
         )
         out.emit("status", status="diverged", step=e.step, reason=str(e))
     except ConfigError as e:

@@ -100,6 +100,13 @@ def set_status(
     _update_run(session, run_id, **values)
 
 
+def _require(session: Session, run_id: str) -> None:
+    """RunNotFoundError for a run deleted meanwhile (its worker may still report), rather than a foreign-key
+    violation that reads like a database fault."""
+    if session.get(Run, run_id) is None:
+        raise RunNotFoundError(run_id)
+
+
 def _update_run(session: Session, run_id: str, **values: Any) -> None:
     result = session.execute(update(Run).where(Run.id == run_id).values(**values))
     if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -208,6 +215,7 @@ def metrics(
 
 def add_config_change(session: Session, run_id: str, step: int, changes: dict[str, Any]) -> None:
     """Log a live patch at the step it took effect, so the charts can mark it and a fork can replay it."""
+    _require(session, run_id)
     session.add(ConfigChange(run_id=run_id, step=step, changes=changes))
     session.flush()
 
@@ -224,6 +232,7 @@ def config_changes(session: Session, run_id: str) -> list[dict[str, Any]]:
 
 def add_alert(session: Session, run_id: str, step: int, kind: str, message: str, cleared: bool = False) -> None:
     """Record an alert (mode collapse, divergence, ...) or its clearance, so a page opened later still shows it."""
+    _require(session, run_id)
     session.add(Alert(run_id=run_id, step=step, kind=kind, message=message, cleared=cleared))
     session.flush()
 

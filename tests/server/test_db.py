@@ -19,6 +19,7 @@ from server.db import repository as repo
 from server.db.engine import make_engine, make_session_factory, sqlite_url
 from server.db.migrate import alembic_config, upgrade
 from server.db.tables import Base, utcnow
+from server.status import FINAL_STATUSES, LIVE_STATUSES
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CONFIG = {"data": {"kind": "ring"}, "train": {"steps": 1000}}
@@ -263,8 +264,8 @@ def test_config_changes_and_alerts_come_back_in_step_order(factory: sessionmaker
 
 @BACKENDS
 def test_mark_interrupted_catches_only_runs_a_worker_owned(factory: sessionmaker[Session]) -> None:
-    ids = {status: _new_run(factory, status=status) for status in ("queued", "starting", "running", "paused")}
-    finished = {status: _new_run(factory, status=status) for status in ("completed", "stopped", "failed", "diverged")}
+    ids = {status: _new_run(factory, status=status) for status in LIVE_STATUSES}
+    finished = {status: _new_run(factory, status=status) for status in FINAL_STATUSES}
     with factory.begin() as session:
         assert sorted(repo.mark_interrupted(session)) == sorted(ids.values())
     with factory.begin() as session:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from models.alerts import ALERT_KINDS
 from models.config import live_paths
+from models.metrics import METRICS
 from models.presets import PRESETS
+from server.status import ACTIONS, ALL_STATUSES, FINAL_STATUSES, LIVE_STATUSES
 
 
 def test_health_reports_ok_and_devices(live_server: str):
@@ -28,6 +31,19 @@ def test_presets_lists_every_preset_with_a_valid_config(live_server: str):
     ring = next(p for p in body if p["name"] == "ring-vanilla")
     assert ring["config"]["dataset"]["kind"] == "ring"
     assert ring["effect"].startswith("modes_covered <= 2 and hq_fraction >= 0.2")
+
+
+def test_meta_serves_the_vocabulary_defined_once_in_python(live_server: str):
+    body = httpx.get(f"{live_server}/api/meta").json()
+    statuses = body["statuses"]
+    assert statuses["all"] == list(ALL_STATUSES)
+    assert set(statuses["live"]) == LIVE_STATUSES and set(statuses["final"]) == FINAL_STATUSES
+    assert {k: set(v) for k, v in statuses["actions"].items()} == {k: set(v) for k, v in ACTIONS.items()}
+    assert [(a["kind"], a["title"]) for a in body["alerts"]] == list(ALERT_KINDS.items())
+    labels = {m.name: m.label for m in METRICS}
+    assert {m["name"]: m["label"] for m in body["metrics"]} == labels
+    charted = [(s["name"], s["label"]) for chart in body["charts"] for s in chart["series"]]
+    assert charted and all(labels[name] == label for name, label in charted)  # every charted series is a metric
 
 
 def test_root_serves_the_web_page_with_its_modules_and_the_vendored_chart_library(live_server: str):

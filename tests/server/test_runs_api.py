@@ -202,10 +202,17 @@ def test_checkpoint_download_loads_weights_only_and_export_bundles_everything(se
     assert rows[0].startswith("step,") and len(rows) == 61
 
 
-def test_samples_before_any_checkpoint_is_409(server: str):
-    run = create(server, preset="ring-vanilla", overrides={"steps": 100_000, "stream": {"checkpoint_every": 100_000}})
-    assert httpx.get(f"{server}/api/runs/{run['id']}/samples").status_code == 409
-    assert httpx.post(f"{server}/api/runs/{run['id']}/stop").status_code in (202, 409)
+def test_samples_of_a_run_that_has_not_started_are_409(server: str):
+    """Both slots (max_concurrent 2) taken, so the third run waits in the queue with no weights at all."""
+    busy = [create(server, preset="ring-vanilla", overrides={"steps": 100_000}) for _ in range(2)]
+    waiting = create(server, preset="ring-vanilla", overrides={"steps": 100_000})
+    try:
+        assert httpx.get(f"{server}/api/runs/{waiting['id']}").json()["status"] == "queued"
+        response = httpx.get(f"{server}/api/runs/{waiting['id']}/samples")
+        assert response.status_code == 409 and "no weights yet" in response.json()["detail"]
+    finally:
+        for run in [waiting, *busy]:
+            httpx.post(f"{server}/api/runs/{run['id']}/stop")
 
 
 def test_a_client_that_never_reads_does_not_starve_another_client_or_the_run(server: str):
@@ -256,6 +263,22 @@ def test_an_overpowered_discriminator_raises_alerts_that_are_streamed_and_stored
         time.sleep(0.05)
     stored = httpx.get(f"{server}/api/runs/{run['id']}").json()["alerts"]
     assert {"d_overpowering", "vanishing_gradient"} & {a["kind"] for a in stored}
+
+
+@pytest.mark.parametrize("loss", ["minimax", "hinge"])
+def test_an_alerts_suggested_fix_is_a_patch_the_run_accepts(server: str, loss: str):
+    """The fix comes with the alert, for the run's own config: under hinge there is no real label to smooth, so an
+    overpowering D is offered another trick (every kind × loss × arch: tests/models/test_alerts.py)."""
+    run = create(server, preset="d-overpowered", overrides={"steps": 100_000, "train": {"loss": loss}})
+    with connect(ws_url(server, run["id"])) as ws:
+        ws.recv(timeout=30)
+        alert = receive_until(ws, lambda e: e["type"] == "alert" and not e["cleared"], timeout=120)[-1]
+        assert alert["fix"] is not None, alert
+        response = httpx.patch(f"{server}/api/runs/{run['id']}/config", json=alert["fix"]["patch"])
+        assert response.status_code == 202, (alert, response.text)
+        stored = httpx.get(f"{server}/api/runs/{run['id']}").json()["alerts"]
+        assert all(a["fix"] is None or a["fix"]["label"] for a in stored)
+    assert httpx.post(f"{server}/api/runs/{run['id']}/stop").status_code == 202
 
 
 def test_a_killed_worker_fails_its_run_while_the_api_and_another_run_carry_on(tmp_path: Path):
