@@ -15,6 +15,7 @@ class Metric:
     name: str
     label: str
     quality: bool = False  # a quality measurement (taken every ``stream.eval_every`` steps), not a per-step value
+    summary: bool = False  # one of the few a run list shows beside each run
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,17 @@ class Chart:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("d_loss", "D loss"),
-    Metric("g_loss", "G loss"),
+    Metric("d_loss", "D loss", summary=True),
+    Metric("g_loss", "G loss", summary=True),
     Metric("d_real", "D(x) real"),
     Metric("d_fake", "D(G(z)) fake"),
     Metric("grad_norm_g", "‖∇G‖"),
     Metric("grad_norm_d", "‖∇D‖"),
-    Metric("modes_covered", "modes covered", quality=True),
-    Metric("hq_fraction", "hq fraction", quality=True),
+    Metric("modes_covered", "modes covered", quality=True, summary=True),
+    Metric("hq_fraction", "hq fraction", quality=True, summary=True),
     Metric("reverse_kl", "reverse KL", quality=True),
-    Metric("fd", "FD", quality=True),
-    Metric("class_coverage", "classes covered", quality=True),
+    Metric("fd", "FD", quality=True, summary=True),
+    Metric("class_coverage", "classes covered", quality=True, summary=True),
     Metric("class_kl", "class KL", quality=True),
     Metric("label_accuracy", "label accuracy", quality=True),
     Metric("it_per_s", "it/s"),

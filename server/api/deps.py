@@ -30,7 +30,7 @@ def not_found(run_id: str) -> HTTPException:
 
 def config_error(e: ConfigError) -> HTTPException:
     """422 naming each field and the reason."""
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=e.errors)
+    return HTTPException(422, detail=e.errors)
 
 
 def require_run(session: Session, run_id: str) -> Run:

@@ -54,6 +54,7 @@ class MetricOut(BaseModel):
     name: str
     label: str
     quality: bool
+    summary: bool = Field(description="Shown beside each run in a run list.")
 
 
 class SeriesOut(BaseModel):
@@ -91,7 +92,7 @@ def meta() -> Meta:
             actions={action: ordered(allowed) for action, allowed in ACTIONS.items()},
         ),
         alerts=[AlertKind(kind=kind, title=title) for kind, title in ALERT_KINDS.items()],
-        metrics=[MetricOut(name=m.name, label=m.label, quality=m.quality) for m in METRICS],
+        metrics=[MetricOut(name=m.name, label=m.label, quality=m.quality, summary=m.summary) for m in METRICS],
         charts=[
             ChartOut(
                 id=c.id,

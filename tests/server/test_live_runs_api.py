@@ -61,8 +61,10 @@ def test_live_samples_follow_the_training_and_repeat_exactly_for_the_same_weight
     stop(server, run["id"])
 
 
-def pause(server: str, ws: Any, run_id: str) -> None:
-    receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")
+def pause(server: str, ws: Any, run_id: str, snapshot: dict[str, Any]) -> None:
+    """Pause once the run is running (pause is valid only then): it may already be in the snapshot."""
+    if snapshot["run"]["status"] != "running":
+        receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")
     assert httpx.post(f"{server}/api/runs/{run_id}/pause").status_code == 202
     receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "paused")
 
@@ -75,8 +77,7 @@ def test_a_patch_is_checked_against_the_patches_accepted_before_it(server: str):
     """Paused, the run applies nothing: each patch must still be judged after the ones already accepted."""
     run = create(server, preset="ring-vanilla", overrides=NO_CHECKPOINT)
     with connect(ws_url(server, run["id"])) as ws:
-        ws.recv(timeout=30)
-        pause(server, ws, run["id"])
+        pause(server, ws, run["id"], json.loads(ws.recv(timeout=30)))
         assert patch(server, run["id"], {"train": {"loss": "hinge"}}).status_code == 202
         refused = patch(server, run["id"], {"tricks": {"label_smoothing": 0.1}})  # hinge has no target to smooth
         assert refused.status_code == 422, refused.text
@@ -94,8 +95,7 @@ def test_a_patch_is_checked_against_the_patches_accepted_before_it(server: str):
 def test_a_patch_the_trainer_would_refuse_is_refused_by_the_api(server: str):
     run = create(server, preset="ring-vanilla", overrides=NO_CHECKPOINT)
     with connect(ws_url(server, run["id"])) as ws:
-        ws.recv(timeout=30)
-        pause(server, ws, run["id"])
+        pause(server, ws, run["id"], json.loads(ws.recv(timeout=30)))
         assert patch(server, run["id"], {"tricks": {"label_smoothing": 0.2}}).status_code == 202
         refused = patch(server, run["id"], {"train": {"loss": "wasserstein_gp"}})
         assert refused.status_code == 422, refused.text

@@ -128,7 +128,32 @@ def settle(soak: Soak) -> None:
     while executor.running() or executor.queued():
         assert time.monotonic() < deadline, f"runs still active: {executor.running()} {executor.queued()}"
         time.sleep(0.2)
-    time.sleep(1.5)  # the pump's last flush, retired workers exiting
+    # Then the pump's last flush and the retired workers' exit (a worker with torch loaded takes a moment to shut
+    # down on a busy machine): waited for, up to a bound; whatever is still left then, the assertions report.
+    jobs = soak.app.state.jobs
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not any(jobs._rows.values()) and {c.pid for c in worker_processes()} <= known_workers(soak):
+            return
+        time.sleep(0.1)
+
+
+def known_workers(soak: Soak) -> set[int]:
+    executor = soak.app.state.jobs.executor
+    with executor._lock:
+        return {w.process.pid for w in executor._idle} | {w.process.pid for w in executor._active.values()}
+
+
+def worker_processes() -> list[psutil.Process]:
+    """This process's children but multiprocessing's resource tracker (one per process, kept for good)."""
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                out.append(child)
+        except psutil.NoSuchProcess:  # exited meanwhile
+            continue
+    return out
 
 
 def process_figures() -> tuple[int, float, list[psutil.Process]]:
@@ -189,11 +214,10 @@ def soak_runs(
     }
     with capsys.disabled():  # on the terminal even when the test passes: `make soak`'s figures are what it is for
         print(f"\nsoak figures: {figures}")
-    executor = soak.app.state.jobs.executor
-    known = {w.process.pid for w in executor._idle} | {w.process.pid for w in executor._active.values()}
+    known = known_workers(soak)
     zombies = [c.pid for c in children if c.status() == psutil.STATUS_ZOMBIE]
     assert zombies == [], f"zombie workers (retired, never joined): {zombies}"
-    workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+    workers = worker_processes()
     assert {c.pid for c in workers} <= known, f"child processes the executor does not know: {workers}"
     assert len(workers) <= WARM + MAX_CONCURRENT
     assert fds1 <= fds0 + FD_SLACK, f"file descriptors {fds0} → {fds1}"

@@ -7,7 +7,7 @@ import { createRunList } from "./runlist.js";
 import { configDiff } from "./diff.js";
 
 /** @param {{schema: any, presets: any[], navigate: (state: any) => void}} opts */
-export function createHome({ schema, presets, navigate }) {
+export function createHome({ schema, presets, meta, navigate }) {
   const form = createConfigForm(schema, { uploads: () => api("/api/datasets") });
   const picker = h("select", { id: "preset", testid: "preset-select" },
     presets.map((p) => h("option", { value: p.name }, `${p.name} — ${p.title}`)),
@@ -67,7 +67,7 @@ export function createHome({ schema, presets, navigate }) {
 
   const settings = h("details", { class: "settings", testid: "settings" },
     h("summary", {}, "Settings — every field of the run's config, with its limits"), form.element);
-  const runs = createRunList(navigate);
+  const runs = createRunList(navigate, meta);
   const element = h("div", { class: "home" },
     h("form", { class: "start", novalidate: true, onsubmit: submit },
       h("h1", {}, "Train a GAN and watch it learn"),

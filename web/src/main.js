@@ -38,7 +38,7 @@ function show(state) {
   if (current) current.destroy();
   if (state.run) current = createRunView({ runId: state.run, schema, meta, navigate });
   else if (state.compare) current = createCompareView({ runIds: state.compare, meta, navigate });
-  else current = createHome({ schema, presets, navigate });
+  else current = createHome({ schema, presets, meta, navigate });
   app.replaceChildren(current.element);
   window.scrollTo(0, 0);
 }

@@ -33,6 +33,11 @@ export function metricLabel(meta, name) {
   return entry ? entry.label : name;
 }
 
+/** The metrics a run list shows beside each run, in the server's order. */
+export function summaryMetrics(meta) {
+  return meta.metrics.filter((m) => m.summary).map((m) => m.name);
+}
+
 /** The run view's charts, every series with a label (the metric's, where the chart gives none). */
 export function chartSpecs(meta) {
   return meta.charts.map((chart) => ({

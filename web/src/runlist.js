@@ -2,12 +2,15 @@
 // metrics; tick 2–4 runs to compare them.
 import { api } from "./api.js";
 import { h, shortId } from "./dom.js";
+import { summaryMetrics } from "./meta.js";
 import { show } from "./schema.js";
 
-const SHOWN = ["d_loss", "g_loss", "modes_covered", "hq_fraction", "fd", "class_coverage"];
-
-/** @param {(state: any) => void} navigate */
-export function createRunList(navigate) {
+/**
+ * @param {(state: any) => void} navigate
+ * @param {import("./meta.js").Meta} meta
+ */
+export function createRunList(navigate, meta) {
+  const shown = summaryMetrics(meta);
   const list = h("ul", { class: "run-list", testid: "run-list" });
   const compare = h("button", { type: "button", testid: "compare-selected", disabled: true }, "Compare selected");
   const hint = h("span", { class: "muted small" }, "tick 2–4 runs");
@@ -25,7 +28,7 @@ export function createRunList(navigate) {
     const box = h("input", { type: "checkbox", "aria-label": `select ${shortId(run.id)}`, checked: selected.has(run.id),
       onchange: (e) => { if (e.target.checked) selected.add(run.id); else selected.delete(run.id); syncButton(); } });
     const m = run.last_metrics || {};
-    const metrics = SHOWN.filter((k) => typeof m[k] === "number").map((k) => `${k} ${show(m[k])}`).join(" · ");
+    const metrics = shown.filter((k) => typeof m[k] === "number").map((k) => `${k} ${show(m[k])}`).join(" · ");
     return h("li", { "data-run-id": run.id },
       h("div", { class: "run-item" }, box,
         h("a", { href: `?run=${run.id}`, onclick: (e) => { e.preventDefault(); navigate({ run: run.id }); } },

@@ -11,8 +11,8 @@ export const META = {
   },
   alerts: [{ kind: "mode_collapse", title: "Mode collapse" },
     { kind: "d_overpowering", title: "The discriminator is overpowering the generator" }],
-  metrics: [{ name: "d_loss", label: "D loss" }, { name: "g_loss", label: "G loss" },
-    { name: "modes_covered", label: "modes covered" }, { name: "hq_fraction", label: "hq fraction" },
+  metrics: [{ name: "d_loss", label: "D loss", summary: true }, { name: "g_loss", label: "G loss", summary: true },
+    { name: "modes_covered", label: "modes covered", summary: true }, { name: "hq_fraction", label: "hq fraction" },
     { name: "it_per_s", label: "it/s" }],
   charts: [
     { id: "loss", title: "Loss", testid: "loss-chart", points: false,

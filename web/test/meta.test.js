@@ -2,7 +2,7 @@
 // reading shows as a Pause button on a paused run or a chart with a missing or unlabelled line.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { alertTitle, allows, chartedMetrics, chartSpecs, metricLabel, statusIn } from "../src/meta.js";
+import { alertTitle, allows, chartedMetrics, chartSpecs, metricLabel, statusIn, summaryMetrics } from "../src/meta.js";
 import { META } from "./fixtures.js";
 
 describe("statuses", () => {
@@ -64,5 +64,11 @@ describe("charts", () => {
     assert.deepEqual(chartedMetrics(META), [{ name: "d_loss", label: "D loss" }, { name: "g_loss", label: "G loss" },
       { name: "modes_covered", label: "modes covered" }, { name: "hq_fraction", label: "hq fraction" },
       { name: "it_per_s", label: "it/s" }]);
+  });
+});
+
+describe("summary", () => {
+  test("the run list shows exactly the metrics the server marks as summary, in its order", () => {
+    assert.deepEqual(summaryMetrics(META), ["d_loss", "g_loss", "modes_covered"]);
   });
 });
