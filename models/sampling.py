@@ -20,6 +20,8 @@ from models.config import RunConfig
 from models.networks import build_networks
 from models.trainer import generate, resolve_device
 
+SCATTER_SIZE = 512  # pixels a side of the scatter plot of 2D samples
+
 
 @dataclass(frozen=True)
 class LoadedGenerator:
@@ -61,11 +63,28 @@ def sample(loaded: LoadedGenerator, n: int, seed: int, label: int | None = None)
     return generate(loaded.generator, loaded.config, n, seed, loaded.device, labels, num_classes).cpu()
 
 
+def grid_layout(n: int, columns: int | None = None) -> tuple[int, int]:
+    """(rows, columns) of ``image_grid``'s picture of ``n`` tiles."""
+    cols = columns or math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+def grid_pixels(n: int, shape: tuple[int, ...] | list[int], scale: int = 1) -> int:
+    """Bytes of ``image_grid``'s uncompressed picture of ``n`` images of ``shape`` (C, H, W), known before drawing."""
+    c, h, w = shape
+    rows, cols = grid_layout(n)
+    return (rows * (h + 1) + 1) * (cols * (w + 1) + 1) * c * scale * scale
+
+
+def png_scale(side: int) -> int:
+    """How much ``samples_png`` enlarges tiles of ``side`` pixels: small images are drawn at least 64 px wide."""
+    return max(1, 64 // side)
+
+
 def image_grid(images: torch.Tensor, columns: int | None = None, scale: int = 1) -> Image.Image:
     """(N, C, H, W) in [−1, 1] → one picture, tiles separated by a 1 px border."""
     n, c, h, w = images.shape
-    cols = columns or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
+    rows, cols = grid_layout(n, columns)
     pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (N,H,W,C)
     canvas = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 40, dtype=np.uint8)
     for i in range(n):
@@ -78,7 +97,7 @@ def image_grid(images: torch.Tensor, columns: int | None = None, scale: int = 1)
 
 
 def scatter_plot(
-    points: torch.Tensor, bounds: list[float], centers: list[list[float]] | None = None, size: int = 512
+    points: torch.Tensor, bounds: list[float], centers: list[list[float]] | None = None, size: int = SCATTER_SIZE
 ) -> Image.Image:
     """2D samples as dots over the data's bounding box, mode centres as rings."""
     xmin, xmax, ymin, ymax = bounds
@@ -100,7 +119,7 @@ def scatter_plot(
 def samples_png(loaded: LoadedGenerator, samples: torch.Tensor) -> bytes:
     """The picture of ``samples`` that suits the run's data, as PNG bytes."""
     if loaded.meta["is_image"]:
-        picture = image_grid(samples, scale=max(1, 64 // samples.shape[-1]))
+        picture = image_grid(samples, scale=png_scale(samples.shape[-1]))
     else:
         picture = scatter_plot(samples, loaded.meta["bounds"], loaded.meta.get("centers"))
     buffer = io.BytesIO()

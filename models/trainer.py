@@ -6,14 +6,21 @@ D's outputs, gradient norms, trick settings and speed, plus the quality metrics 
 comes from the trainer's own ``torch.Generator``, so a run is a pure function of its config on the CPU, and
 ``state_dict()`` captures everything needed to continue it bit for bit. The trainer never sets torch's thread
 count: whoever runs it (CLI, worker process) decides how many cores it may use.
+
+A step can take minutes (the largest model, ``d_steps`` 20, a big batch), so ``step(should_stop)`` gives way to its
+caller: it asks between updates, and inside a slow step before every layer's forward pass and every layer's
+gradient, raising ``StepInterruptedError`` at an update boundary. Updates already made are kept and the one under way is
+undone (its random draws and batch-norm statistics; no parameter has moved yet), so the next ``step()`` carries on
+where it stopped and the run stays exactly the run it would have been; a checkpoint taken meanwhile says so too.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,10 @@ from models.unroll import adam_moments, unroll, unrolled_output
 
 CHECKPOINT_FORMAT = 1
 EVAL_SEED_OFFSET = 7919  # the fixed latent of quality measurements and preview grids, apart from training's stream
+CHECK_SECONDS = 0.02  # inside an update, ``should_stop`` is asked at most this often (it may be a system call)
+# A step expected to take longer than this is also interruptible inside its updates (the cost: a copy of the
+# batch-norm statistics and of the random state per update, and a hook per layer); a faster one only between them.
+INTERRUPTIBLE_UPDATES_SECONDS = 0.1
 
 
 class DivergenceError(RuntimeError):
@@ -40,6 +51,23 @@ class DivergenceError(RuntimeError):
     def __init__(self, step: int, metric: str, value: float):
         self.step, self.metric, self.value = step, metric, value
         super().__init__(f"diverged at step {step}: {metric} = {value}")
+
+
+class StepInterruptedError(Exception):
+    """``should_stop`` said so: the trainer stands at an update boundary of an unfinished step, and the next
+    ``step()`` finishes it (or, inside a quality measurement, the step is done and only that measurement is
+    skipped)."""
+
+
+@dataclass
+class _StepProgress:
+    """A step begun and not yet finished: its D updates so far and what the G update and the metrics need of the
+    last one. ``changed``: the step applied pending patches (it reports ``config_changed`` when it finishes)."""
+
+    d_done: int = 0
+    d_stats: dict[str, Any] | None = None
+    changed: bool = False
+    seconds: float = field(default=0.0, compare=False)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -154,6 +182,7 @@ class Trainer:
         self._pending: list[dict[str, Any]] = []
         self._pending_result: RunConfig | None = None  # the config after every pending patch
         self._seconds_per_step: float | None = None
+        self._progress: _StepProgress | None = None  # a step cut short by ``should_stop``
         self._judge: RunJudge | None = None
         if self.data.is_image and self.data.y is not None:
             self._judge = RunJudge(self.data, self.data_dir, self.device, judge_in_background)
@@ -180,11 +209,17 @@ class Trainer:
                 group.update(optimizer_settings(t.optimizer, lr, t.betas))
 
     def patch(self, patch: dict[str, Any]) -> RunConfig:
-        """Validate a live patch now (raises ConfigError); it takes effect at the start of the next step."""
+        """Validate a live patch now (raises ConfigError); it takes effect at the start of the next step that has
+        not begun (``next_patch_step``)."""
         new = apply_patch(self._pending_config(), patch)
         self._pending.append(flatten_patch(patch))
         self._pending_result = new
         return new
+
+    @property
+    def next_patch_step(self) -> int:
+        """The step a patch made now applies at: a step cut short keeps the config it began with."""
+        return self.step_count + (2 if self._progress is not None else 1)
 
     def _pending_config(self) -> RunConfig:
         """Kept, not replayed: a flood of patches within one step costs linear time, not quadratic."""
@@ -294,18 +329,39 @@ class Trainer:
         self.opt_g.step()
         return {"g_loss": g_loss.detach(), "grad_norm_g": grad_norm(list(grads))}
 
-    def step(self) -> dict[str, float]:
-        """One G update after ``d_steps`` D updates; pending patches apply first and are logged at this step."""
+    def step(self, should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+        """One G update after ``d_steps`` D updates; pending patches apply first and are logged at this step.
+
+        With ``should_stop``, the step asks it between updates, and, when the step is expected to be slow (or its
+        cost is unknown: the first step, a changed config), inside them; True raises ``StepInterruptedError`` and the
+        next call carries on from the last update made. A quality measurement it cuts short is skipped."""
         started = time.perf_counter()
-        applied = self._apply_pending()
+        self.begin_step()
+        progress = self._progress
+        assert progress is not None
         cfg = self.config
         loss = LOSSES[cfg.train.loss]
         sigma = self.noise_std()
         self.generator.train()
         self.discriminator.train()
-        for _ in range(cfg.train.d_steps):
-            d_stats = self._discriminator_update(loss, sigma)
-        g_stats = self._generator_update(loss, sigma, d_stats)
+        inside = should_stop if should_stop is not None and self._expect_slow(progress) else None
+        try:
+            first = True  # the caller has just looked: no need to ask before the first update of this call
+            while progress.d_done < cfg.train.d_steps:
+                if should_stop is not None and not first and should_stop():
+                    raise StepInterruptedError
+                first = False
+                progress.d_stats = self._undoable(inside, lambda: self._discriminator_update(loss, sigma))
+                progress.d_done += 1
+            if should_stop is not None and not first and should_stop():
+                raise StepInterruptedError
+            d_stats = progress.d_stats
+            assert d_stats is not None  # d_steps ≥ 1
+            g_stats = self._undoable(inside, lambda: self._generator_update(loss, sigma, d_stats))
+        except StepInterruptedError:
+            progress.seconds += time.perf_counter() - started
+            raise
+        self._progress = None
         self.step_count += 1
         names = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"]
         values = torch.stack([(d_stats | g_stats)[k].float() for k in names]).tolist()  # one device sync
@@ -322,14 +378,86 @@ class Trainer:
         }
         judge_arrived = self._judge is not None and self._judge.arrived
         if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1 or judge_arrived:
-            metrics |= self.evaluate()
-        elapsed = time.perf_counter() - started
+            try:
+                with self.interruptible(should_stop):
+                    metrics |= self.evaluate()
+            except StepInterruptedError:
+                pass  # the step itself is done; only its quality measurement is skipped
+        elapsed = progress.seconds + time.perf_counter() - started
         ema = self._seconds_per_step
         self._seconds_per_step = elapsed if ema is None else 0.9 * ema + 0.1 * elapsed
         metrics["it_per_s"] = 1.0 / max(self._seconds_per_step, 1e-9)
-        if applied is not None:
+        if progress.changed:
             metrics["config_changed"] = 1.0
         return metrics
+
+    def begin_step(self) -> dict[str, Any] | None:
+        """Apply pending patches for the next step, unless a step is under way already; the change-log entry made,
+        if any. ``step()`` does this itself: a caller calls it first to tell of a change before a slow step."""
+        if self._progress is not None:
+            return None
+        applied = self._apply_pending()
+        self._progress = _StepProgress(changed=applied is not None)
+        return applied
+
+    def _expect_slow(self, progress: _StepProgress) -> bool:
+        ema = self._seconds_per_step
+        return progress.changed or ema is None or ema > INTERRUPTIBLE_UPDATES_SECONDS
+
+    def _undoable(self, should_stop: Callable[[], bool] | None, update: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``update()``, interruptible inside when ``should_stop`` is given: cut short, it leaves no trace. Before
+        its optimiser step an update has changed only the random state and the batch-norm running statistics
+        (``.grad`` is reset by the next update), so those two are put back."""
+        if should_stop is None:
+            return update()
+        rng = self.rng.get_state()
+        buffers = [(b, b.clone()) for net in (self.generator, self.discriminator) for b in net.buffers()]
+        try:
+            with self.interruptible(should_stop):
+                return update()
+        except StepInterruptedError:
+            self.rng.set_state(rng)
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+            raise
+
+    @contextmanager
+    def interruptible(self, should_stop: Callable[[], bool] | None) -> Iterator[None]:
+        """Inside, every layer of G and D asks ``should_stop`` (at most every ``CHECK_SECONDS``) before its
+        forward pass and before its gradient flows back, and True raises ``StepInterruptedError`` there: how an update,
+        a quality measurement or a sample frame of a large model gives way within a fraction of a second. Whoever
+        catches it undoes what the cut-short work changed (``_undoable``); sampling changes nothing."""
+        if should_stop is None:
+            yield
+            return
+        ask = should_stop
+        active, last = True, time.monotonic()
+
+        def check(*_: Any) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if active and now - last >= CHECK_SECONDS:
+                last = now
+                if ask():
+                    raise StepInterruptedError
+
+        def watch_gradient(module: nn.Module, inputs: Any, output: Any) -> None:
+            if isinstance(output, torch.Tensor) and output.requires_grad:
+                output.register_hook(check)  # returns None: the gradient flows on unchanged
+
+        handles = []
+        for net in (self.generator, self.discriminator):
+            for module in net.modules():
+                if next(module.children(), None) is None:  # layers, not containers: each forward pass asks once
+                    handles.append(module.register_forward_pre_hook(check))
+                    handles.append(module.register_forward_hook(watch_gradient))
+        try:
+            yield
+        finally:
+            active = False  # a tensor that outlives this block asks nobody
+            for handle in handles:
+                handle.remove()
 
     # ------------------------------------------------------------------------------- sampling and quality
 
@@ -383,6 +511,8 @@ class Trainer:
             "replay": self.replay.state_dict(),
             "noise_set_at": self.noise_set_at,
             "change_log": self.change_log,
+            # A step cut short (paused or stopped mid-step): resuming finishes it exactly as it would have gone.
+            "partial": None if self._progress is None else _progress_state(self._progress),
         }
 
     def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
@@ -405,6 +535,28 @@ class Trainer:
             self.replay.y = None if self.replay.y is None else self.replay.y.to(self.device)
         self.replay.resize(self.config.tricks.replay.size)
         self.change_log = list(state["change_log"])
+        partial = state.get("partial")  # absent from checkpoints written before steps could be cut short
+        self._progress = None if partial is None else _progress_from_state(partial, self.device)
+
+
+def _progress_state(progress: _StepProgress) -> dict[str, Any]:
+    return {"d_done": progress.d_done, "d_stats": progress.d_stats, "changed": progress.changed}
+
+
+def _progress_from_state(state: dict[str, Any], device: torch.device) -> _StepProgress:
+    def to_device(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.to(device)
+        if isinstance(value, tuple | list):
+            return type(value)(to_device(v) for v in value)
+        return value
+
+    stats = state["d_stats"]
+    return _StepProgress(
+        d_done=int(state["d_done"]),
+        d_stats=None if stats is None else {k: to_device(v) for k, v in stats.items()},
+        changed=bool(state["changed"]),
+    )
 
 
 def generate(

@@ -19,7 +19,7 @@ from server.hub import Hub
 from server.jobs import JobManager
 from server.limits import UploadLimitMiddleware
 from server.samples import GeneratorCache
-from server.security import TokenMiddleware
+from server.security import HostAndSiteMiddleware, TokenMiddleware, nested_too_deeply
 from server.settings import Settings, get_settings
 
 
@@ -57,8 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     for error in DATABASE_ERRORS:
         app.add_exception_handler(error, database_unavailable)
+    app.add_exception_handler(RecursionError, nested_too_deeply)
     app.add_middleware(TokenMiddleware)
-    app.add_middleware(UploadLimitMiddleware)  # outermost: counts the bytes as they arrive
+    app.add_middleware(UploadLimitMiddleware)  # counts the bytes as they arrive, before anything inside reads them
+    app.add_middleware(HostAndSiteMiddleware)  # outermost: a foreign Host or a forged request goes no further
     app.include_router(meta.router)
     app.include_router(artifacts.router)
     app.include_router(datasets.router)

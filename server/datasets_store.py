@@ -13,6 +13,10 @@ Everything is validated in memory before anything is written, and files are writ
 file, then ``os.replace``), metadata last, so a failed upload leaves nothing and a listing never sees half of one.
 Zip archives are checked before decompressing: member names (no ``..``, absolute paths or symlinks), the
 declared uncompressed size of each member and of the whole, and the number of images.
+
+Stored uploads are bounded twice (``UploadQuota``): per client (429 beyond) and in all (507 beyond). A full store
+refuses new uploads rather than evicting old ones: eviction would let one client's uploads delete another's data,
+and a finished run whose upload vanished could no longer be forked or resumed. ``delete_upload`` frees room.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import stat
+import threading
 import uuid
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,6 +48,11 @@ MIN_ITEMS = 2
 MAX_NAME_CHARS = 200
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 FORMATS = {".npz": "npz", ".zip": "zip", ".json": "points"}
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+
+# Counting the stored uploads and writing a new one happen under this lock, so two uploads arriving together cannot
+# both take the last free place. One lock per process: the server runs one process per data dir.
+_STORE_LOCK = threading.Lock()
 
 
 class UploadError(ValueError):
@@ -51,12 +63,41 @@ class UploadError(ValueError):
         self.status_code, self.field, self.reason = status_code, field, reason
 
 
+@dataclass(frozen=True)
+class UploadQuota:
+    """Who is uploading and how many stored uploads the store may hold: for that client, and in all."""
+
+    client: str
+    per_client: int
+    total: int
+
+
 def datasets_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "datasets"
 
 
-def save_upload(data_dir: Path, filename: str, content: bytes, max_bytes: int) -> dict[str, Any]:
-    """Validate ``content`` (format from ``filename``'s extension), store it, and return its metadata."""
+def check_room(data_dir: Path, quota: UploadQuota) -> None:
+    """UploadError (429 for the client's own limit, 507 for the store's) when one more upload would not fit."""
+    metas = _stored_metadata(datasets_dir(data_dir))
+    if len(metas) >= quota.total:
+        raise UploadError(
+            507, "file", f"the server stores at most {quota.total} uploads (max_uploads); delete one first"
+        )
+    mine = sum(1 for m in metas if m.get("client") == quota.client)
+    if mine >= quota.per_client:
+        raise UploadError(
+            429,
+            "file",
+            f"{quota.client} already has {quota.per_client} stored uploads (max_uploads_per_client); "
+            "delete one (DELETE /api/datasets/{id}) first",
+        )
+
+
+def save_upload(
+    data_dir: Path, filename: str, content: bytes, max_bytes: int, quota: UploadQuota | None = None
+) -> dict[str, Any]:
+    """Validate ``content`` (format from ``filename``'s extension), store it, and return its metadata. With a
+    ``quota``, the upload is counted against it (and refused beyond it) and its client recorded."""
     if len(content) > max_bytes:
         raise UploadError(413, "file", f"{len(content)} bytes; uploads are limited to {max_bytes} bytes")
     name = _display_name(filename)
@@ -88,27 +129,54 @@ def save_upload(data_dir: Path, filename: str, content: bytes, max_bytes: int) -
         "classes": classes,
         "created_at": datetime.now(timezone.utc).isoformat(),
     }
+    if quota is not None:
+        meta["client"] = quota.client  # for the quota only; the API's response model leaves it out
     directory = datasets_dir(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomically(directory / f"{meta['id']}.npz", lambda f: f.write(payload))
-    write_atomically(directory / f"{meta['id']}.json", lambda f: f.write(json.dumps(meta).encode()))
+    with _STORE_LOCK:
+        if quota is not None:
+            check_room(data_dir, quota)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(directory / f"{meta['id']}.npz", lambda f: f.write(payload))
+        write_atomically(directory / f"{meta['id']}.json", lambda f: f.write(json.dumps(meta).encode()))
     return meta
 
 
 def list_uploads(data_dir: Path) -> list[dict[str, Any]]:
     """Metadata of every stored upload, newest first; unreadable metadata files are skipped."""
+    metas = _stored_metadata(datasets_dir(data_dir))
+    return sorted(metas, key=lambda m: str(m.get("created_at", "")), reverse=True)
+
+
+def delete_upload(data_dir: Path, upload_id: str) -> bool:
+    """Remove a stored upload; False when there is none by that id. The id must look like one the store made, so
+    it is never a path. Metadata goes first, so a listing never shows an upload whose data is gone."""
+    if not UPLOAD_ID.fullmatch(upload_id):
+        return False
     directory = datasets_dir(data_dir)
+    with _STORE_LOCK:
+        found = False
+        for suffix in (".json", ".npz"):
+            try:
+                (directory / f"{upload_id}{suffix}").unlink()
+                found = True
+            except FileNotFoundError:
+                pass
+    return found
+
+
+def _stored_metadata(directory: Path) -> list[dict[str, Any]]:
+    """Metadata of every complete upload (metadata and data both present), in no order."""
     if not directory.is_dir():
         return []
     out = []
     for path in directory.glob("*.json"):
         try:
             meta = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if isinstance(meta, dict) and (directory / f"{meta.get('id')}.npz").is_file():
             out.append(meta)
-    return sorted(out, key=lambda m: str(m.get("created_at", "")), reverse=True)
+    return out
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -256,6 +324,8 @@ def _read_points(content: bytes) -> tuple[np.ndarray, np.ndarray | None, None]:
         body = json.loads(content)
     except (ValueError, UnicodeDecodeError) as e:
         raise UploadError(422, "file", f"not valid JSON: {e}") from None
+    except RecursionError:  # the parser recurses once per level: "[[[[…" deeper than the stack is not points
+        raise UploadError(422, "file", "not valid points JSON: nested too deeply") from None
     if not isinstance(body, dict) or not isinstance(body.get("points"), list):
         raise UploadError(422, "points", 'expected {"points": [[x, y], ...]}')
     points = body["points"]

@@ -5,9 +5,12 @@ A new run's latency is dominated by importing torch (seconds; README, "Architect
 keeps a pool of workers that have already imported it and wait for a run. At most ``max_concurrent`` runs train at
 once (by default half the cores, but two on a 2-core machine), each with ``(cores - 1) // max_concurrent`` torch
 threads (at least one), so concurrent runs never oversubscribe the cores; further runs wait in a FIFO queue (a
-``queued`` status event). A worker that dies without saying why (segfault, OOM kill, ``kill -9``) is noticed by a
-watchdog, which reports its run ``failed`` with the exit code. Runs whose device is ``auto`` (or bare ``cuda``) are
-placed on the GPUs round-robin; the others train where their config says.
+``queued`` status event). A paused run gives its slot back but keeps its worker (its process, model and data stay in
+memory, blocked at no CPU cost), so paused runs never keep new ones waiting; resumed while every slot is taken, it
+queues like a new run (``queued``, then ``running`` when a slot frees). A worker that dies without saying why
+(segfault, OOM kill, ``kill -9``) is noticed by a watchdog, which reports its run ``failed`` with the exit code. Runs
+whose device is ``auto`` (or bare ``cuda``) are placed on the GPUs round-robin; the others train where their config
+says.
 """
 
 from __future__ import annotations
@@ -96,8 +99,9 @@ class LocalExecutor:
         self._events: Any = self._ctx.Queue()
         self._lock = threading.RLock()
         self._idle: list[Worker] = []
-        self._active: dict[str, Worker] = {}
-        self._waiting: deque[RunSpec] = deque()
+        self._active: dict[str, Worker] = {}  # runs that hold a worker, paused ones included
+        self._paused: set[str] = set()  # of those, the paused: they hold no training slot
+        self._waiting: deque[RunSpec | str] = deque()  # new runs, and the ids of paused runs waiting to resume
         self._next_gpu = 0
         self._closed = False
         self._fill_pool()
@@ -109,17 +113,8 @@ class LocalExecutor:
     def submit(self, spec: RunSpec) -> None:
         """Start the run now if a slot is free, else queue it (FIFO)."""
         with self._lock:
-            if len(self._active) >= self.max_concurrent:
-                self._waiting.append(spec)
-                self._events.put(
-                    {
-                        "run_id": spec.run_id,
-                        "type": "status",
-                        "status": "queued",
-                        "position": len(self._waiting),
-                        "time": time.time(),
-                    }
-                )
+            if self._training() >= self.max_concurrent or self._waiting:
+                self._queue(spec)
                 return
             self._launch(spec)
 
@@ -131,6 +126,16 @@ class LocalExecutor:
                 if message.get("type") == "stop":
                     return self._unqueue(run_id)
                 return False
+            if message.get("type") == "resume" and run_id in self._paused:
+                if run_id in self._waiting:
+                    return True
+                if self._training() < self.max_concurrent and not self._waiting:
+                    self._resume(run_id)
+                else:
+                    self._queue(run_id)  # its turn comes in order, like a new run's
+                return True
+            if message.get("type") == "stop" and run_id in self._waiting:
+                self._waiting.remove(run_id)  # it stops from where it was paused, without its turn
             try:
                 worker.control.send({**message, "run_id": run_id})
                 return True
@@ -144,6 +149,8 @@ class LocalExecutor:
             return None
         if event.get("type") == "status" and event.get("status") in FINAL_STATUSES:
             self._finished(event["run_id"])
+        elif event.get("type") == "status" and event.get("status") in ("paused", "running"):
+            self._paused_or_running(event["run_id"], event["status"] == "paused")
         elif event.get("type") == "worker_ready":
             with self._lock:
                 for worker in self._idle:
@@ -157,7 +164,7 @@ class LocalExecutor:
 
     def queued(self) -> list[str]:
         with self._lock:
-            return [s.run_id for s in self._waiting]
+            return [entry if isinstance(entry, str) else entry.run_id for entry in self._waiting]
 
     def pids(self) -> dict[str, int]:
         with self._lock:
@@ -169,6 +176,7 @@ class LocalExecutor:
             workers = self._idle + list(self._active.values())
             self._idle, self._active = [], {}
             self._waiting.clear()
+            self._paused.clear()
         for worker in workers:
             if worker.process.is_alive():
                 worker.process.kill()
@@ -207,9 +215,45 @@ class LocalExecutor:
         worker.control.send({"type": "start", "spec": spec})
         threading.Thread(target=self._fill_pool, daemon=True).start()  # replace the warm worker off this path
 
+    def _training(self) -> int:
+        """Slots taken: runs that hold a worker and are not paused."""
+        return len(self._active) - len(self._paused)
+
+    def _queue(self, entry: RunSpec | str) -> None:
+        self._waiting.append(entry)
+        run_id = entry if isinstance(entry, str) else entry.run_id
+        event = {"run_id": run_id, "type": "status", "status": "queued", "position": len(self._waiting)}
+        self._events.put({**event, "time": time.time()})
+
+    def _fill_slots(self) -> None:
+        """Start (or resume) waiting runs, in order, while slots are free."""
+        while self._waiting and self._training() < self.max_concurrent and not self._closed:
+            entry = self._waiting.popleft()
+            if isinstance(entry, RunSpec):
+                self._launch(entry)
+                continue
+            self._resume(entry)
+
+    def _resume(self, run_id: str) -> None:
+        self._paused.discard(run_id)  # its slot is taken from now, before its worker says "running"
+        worker = self._active.get(run_id)
+        if worker is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                worker.control.send({"type": "resume", "run_id": run_id})
+
+    def _paused_or_running(self, run_id: str, paused: bool) -> None:
+        with self._lock:
+            if run_id not in self._active:
+                return
+            if paused:
+                self._paused.add(run_id)
+                self._fill_slots()
+            elif run_id not in self._waiting:  # resumed (by us, or by a message sent past the queue)
+                self._paused.discard(run_id)
+
     def _unqueue(self, run_id: str) -> bool:
         for spec in list(self._waiting):
-            if spec.run_id == run_id:
+            if isinstance(spec, RunSpec) and spec.run_id == run_id:
                 self._waiting.remove(spec)
                 self._events.put({"run_id": run_id, "type": "status", "status": "stopped", "time": time.time()})
                 return True
@@ -218,6 +262,9 @@ class LocalExecutor:
     def _finished(self, run_id: str) -> None:
         with self._lock:
             worker = self._active.pop(run_id, None)
+            self._paused.discard(run_id)
+            if run_id in self._waiting:
+                self._waiting.remove(run_id)  # paused and waiting to resume when its worker died
             if worker is not None:
                 worker.finished = True
                 spare = len(self._idle) < self.warm + self.max_concurrent
@@ -226,8 +273,7 @@ class LocalExecutor:
                     self._idle.append(worker)  # warm for the next run: no torch import to pay again
                 else:
                     self._retire(worker)
-            while self._waiting and len(self._active) < self.max_concurrent and not self._closed:
-                self._launch(self._waiting.popleft())
+            self._fill_slots()
 
     @staticmethod
     def _retire(worker: Worker) -> None:

@@ -7,6 +7,7 @@ hub publication, in that order, so a snapshot taken from the database never miss
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import shutil
@@ -35,6 +36,7 @@ from server.worker import RunSpec
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 FLUSH_ROWS = 2000
+SNAPSHOTS_PER_RUN = 200  # image snapshots kept on disk per run; older ones are thinned to stay evenly spread
 
 
 class InvalidStateError(RuntimeError):
@@ -80,8 +82,10 @@ class JobManager:
         hub: Hub | None,
         data_dir: Path,
         max_runs_per_client: int = 8,
+        snapshots_per_run: int = SNAPSHOTS_PER_RUN,
     ):
         self.max_runs_per_client = max_runs_per_client
+        self.snapshots_per_run = snapshots_per_run
         self.executor = executor
         self.sessions = sessions
         self.hub = hub
@@ -95,6 +99,9 @@ class JobManager:
         # validated against this, not the stored config, which lags until the worker reports each change.
         self._expected: dict[str, RunConfig] = {}
         self._patch_lock = threading.Lock()  # validate-then-send of patches, in the order the worker gets them
+        # Count-then-insert of live runs: parallel creates and forks would each see room under the quota.
+        self._quota_lock = threading.Lock()
+        self._snapshots: dict[str, list[int]] = {}  # run → steps of its snapshots on disk, oldest first (pump only)
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
 
@@ -125,7 +132,7 @@ class JobManager:
 
     def create(self, config: RunConfig, preset: str | None = None, client: str | None = None) -> str:
         check_device(config.device, self.executor.gpus)
-        with self.sessions() as session:
+        with self._quota_lock, self.sessions() as session:
             self._check_quota(session, client)
             run = repo.create_run(session, config=config.model_dump(mode="json"), preset=preset, client=client)
             session.commit()
@@ -137,7 +144,7 @@ class JobManager:
         """A new run from the parent's newest checkpoint, with any field changed (validated before anything)."""
         with self.sessions() as session:
             parent = self._get(session, parent_id)
-            self._check_quota(session, client)
+            self._check_quota(session, client)  # early, before the checkpoint is read; again below, under the lock
             source = checkpoint_path(self.data_dir, parent_id)
             if parent.checkpoint_step is None or not source.exists():
                 raise InvalidStateError(f"run {parent_id} has no checkpoint yet to fork from")
@@ -147,15 +154,17 @@ class JobManager:
                 state = readable_checkpoint(staged)
                 config = apply_patch(state["config"], overrides, live_only=False) if overrides else state["config"]
                 check_device(config.device, self.executor.gpus)
-                run = repo.create_run(
-                    session,
-                    config=config.model_dump(mode="json"),
-                    preset=parent.preset,
-                    parent_id=parent_id,
-                    parent_step=int(state["step"]),
-                    client=client,
-                )
-                session.commit()
+                with self._quota_lock:
+                    self._check_quota(session, client)
+                    run = repo.create_run(
+                        session,
+                        config=config.model_dump(mode="json"),
+                        preset=parent.preset,
+                        parent_id=parent_id,
+                        parent_step=int(state["step"]),
+                        client=client,
+                    )
+                    session.commit()
                 run_id = run.id
                 pinned = checkpoint_path(self.data_dir, run_id)
                 pinned.parent.mkdir(parents=True, exist_ok=True)
@@ -171,8 +180,10 @@ class JobManager:
             source = checkpoint_path(self.data_dir, run_id)
             if source.exists():
                 readable_checkpoint(source)  # unreadable: 409 now, and the run stays interrupted
-            repo.set_status(session, run_id, "queued")
-            session.commit()
+            with self._quota_lock:  # live again: it counts against its owner's quota like a new run
+                self._check_quota(session, run.client)
+                repo.set_status(session, run_id, "queued")
+                session.commit()
             config = parse_config(run.config)
             # A fork interrupted before its first checkpoint holds only its parent's (pinned at the fork): it starts
             # as the fork did, the parent's weights under its own config, rather than resuming the parent's run.
@@ -332,10 +343,10 @@ class JobManager:
         if kind in ("samples", "field"):
             self._frames[run_id][kind] = event
             if isinstance(event.get("png"), bytes):  # image snapshots on disk, for scrubbing back through a run
-                folder = snapshots_dir(self.data_dir, run_id)
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / f"{event['step']:08d}.png").write_bytes(event["png"])
+                self._keep_snapshot(run_id, event["step"], event["png"])
             return
+        if kind == "status" and event["status"] in FINAL_STATUSES:
+            self._snapshots.pop(run_id, None)  # re-read from disk should the run be resumed
         if kind == "patch_rejected":  # not expected (we validate first); the stored config is then the safer base
             self._expected.pop(run_id, None)
         if kind in ("patch_accepted", "patch_rejected"):
@@ -365,6 +376,21 @@ class JobManager:
                     session, run_id, event["step"], event["kind"], event["message"], event.get("cleared", False)
                 )
             session.commit()
+
+    def _keep_snapshot(self, run_id: str, step: int, png: bytes) -> None:
+        """Write the frame; past ``snapshots_per_run`` remove the one whose neighbours are closest together (never
+        the first or the newest), so what is kept stays spread evenly over the run however long it trains."""
+        folder = snapshots_dir(self.data_dir, run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        steps = self._snapshots.get(run_id)
+        if steps is None:  # first frame this server sees: what earlier sessions of the run left
+            steps = self._snapshots[run_id] = sorted(int(f.stem) for f in folder.glob("*.png") if f.stem.isdigit())
+        (folder / f"{step:08d}.png").write_bytes(png)
+        if step not in steps:
+            bisect.insort(steps, step)
+        while len(steps) > max(self.snapshots_per_run, 2):
+            i = min(range(1, len(steps) - 1), key=lambda j: steps[j + 1] - steps[j - 1])
+            (folder / f"{steps.pop(i):08d}.png").unlink(missing_ok=True)
 
     def _flush_metrics(self) -> None:
         self._last_flush = time.monotonic()

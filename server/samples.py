@@ -8,15 +8,50 @@ generator is served without touching the database.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 from models.checkpoint import GENERATOR_KEYS, load_checkpoint
-from models.sampling import LoadedGenerator, load_generator
+from models.sampling import SCATTER_SIZE, LoadedGenerator, grid_pixels, load_generator, png_scale
 from server.paths import checkpoint_path, live_generator_path
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # what server.db.tables.new_run_id makes: safe as a path component
+
+#: The most bytes one samples request may build, whatever ``n`` says: ``n`` alone bounds nothing, since one sample
+#: of an uploaded 3×128×128 dataset is 49 152 values (about 1 MB of JSON text).
+MAX_SAMPLES_BYTES = 32 * 2**20
+#: JSON text per sampled value, rounded up: a float32 written as a double ("-0.12345678901234567, ").
+JSON_BYTES_PER_VALUE = 24
+FLOAT_BYTES = 4  # the sampled tensor, float32
+
+
+def samples_bytes(meta: dict[str, Any], n: int, format: str) -> int:
+    """What a samples response of ``n`` builds, known before sampling from the run's sample shape: the larger of the
+    sampled tensor and the body (JSON text, or the PNG picture's raw pixels, which its compression only shrinks)."""
+    shape = [int(d) for d in meta["sample_shape"]]
+    values = n * math.prod(shape)
+    if format == "json":
+        body = values * JSON_BYTES_PER_VALUE
+    elif meta["is_image"]:
+        body = grid_pixels(n, shape, png_scale(shape[-1]))
+    else:
+        body = SCATTER_SIZE * SCATTER_SIZE * 3
+    return max(values * FLOAT_BYTES, body)
+
+
+def largest_n(meta: dict[str, Any], format: str, limit: int, most: int) -> int:
+    """The largest ``n`` ≤ ``most`` whose response stays within ``limit`` bytes (0 when not even one does)."""
+    low, high = 0, most
+    while low < high:  # samples_bytes grows with n
+        mid = (low + high + 1) // 2
+        if samples_bytes(meta, mid, format) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def newest_weights(data_dir: Path, run_id: str) -> tuple[Path, int] | None:

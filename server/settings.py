@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -28,9 +30,35 @@ class Settings(BaseSettings):
         "because the server binds loopback by default.",
     )
     token: str | None = Field(None, description="When set, every mutating call and every websocket needs it.")
-    allowed_origins: list[str] = Field(default_factory=list, description="Extra websocket origins to accept.")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra origins (scheme://host:port) whose pages may open websockets and send mutating calls.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header names answered besides loopback (127.0.0.1, localhost, [::1]) and `host`, "
+        "comma-separated; `name` allows any port, `name:port` one; `*` allows any (behind a proxy that checks).",
+    )
+    data_root: Path | None = Field(
+        None,
+        description="Directory whose files a config may name over the API (dataset.path of npz and "
+        "fashion_mnist); unset: the API takes no file paths, only built-in and uploaded datasets.",
+    )
     max_upload_bytes: int = Field(50 * 2**20, ge=1024, le=2**31, description="Largest dataset upload accepted.")
+    max_uploads: int = Field(200, ge=1, le=100_000, description="Uploaded datasets stored at once (507 beyond).")
+    max_uploads_per_client: int = Field(20, ge=1, le=100_000, description="Stored uploads per client (429 beyond).")
     max_runs_per_client: int = Field(8, ge=1, le=1000, description="Live (queued/running/paused) runs per client.")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``a.example,b.example:8000`` (the form an environment variable takes) or a JSON list of names."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith('["') or text == "[]":
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
 
 @lru_cache

@@ -1,9 +1,12 @@
 """The process that trains one run: started warm (torch imported), it waits for a run, then loops ``step()``.
 
 Between steps it drains its control pipe (patch, pause, resume, stop), so a patch applies exactly at a step
-boundary and is acknowledged with that step. Everything it learns it sends as plain-dict events on one shared
-queue; metric rows are batched (at most every ``FLUSH_SECONDS``) so streaming costs the loop one queue put per
-batch, not per step. It never touches the database or the network: the server owns those.
+boundary and is acknowledged with that step. A slow step, quality measurement or sample frame also looks at the
+pipe as it goes (``Trainer.step(should_stop)``): a pause or stop takes effect within a fraction of a second at an
+update boundary, however long the step, and the step carries on from there on resume. Everything it learns it
+sends as plain-dict events on one shared queue; metric rows are batched (at most every ``FLUSH_SECONDS``) so
+streaming costs the loop one queue put per batch, not per step. It never touches the database or the network:
+the server owns those.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import io
 import os
 import time
 import traceback
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -148,6 +153,38 @@ def run(spec: RunSpec, control: Connection, events: Any) -> None:
 TRAINER_OPTIONS: dict[str, Any] = {"judge_in_background": True}
 
 
+class Controls:
+    """The run's control messages, in order. Patches are taken whenever they come (they only queue inside the
+    trainer, for the next step that has not begun); pause, resume and stop are held for the loop, and a held pause or
+    stop is what ``interrupt`` (the trainer's ``should_stop``) reports."""
+
+    def __init__(self, pipe: Connection, run_id: str, on_patch: Callable[[dict[str, Any]], None]):
+        self.pipe, self.run_id, self.on_patch = pipe, run_id, on_patch
+        self.held: deque[dict[str, Any]] = deque()
+
+    def next(self, wait: bool) -> dict[str, Any] | None:
+        """The next pause, resume or stop; None when there is none, unless ``wait`` (a paused run blocks here, at
+        no CPU cost)."""
+        while not self.held:
+            if not wait and not self.pipe.poll():
+                return None
+            self._take(self.pipe.recv())
+        return self.held.popleft()
+
+    def interrupt(self) -> bool:
+        while self.pipe.poll():
+            self._take(self.pipe.recv())
+        return any(message.get("type") in ("pause", "stop") for message in self.held)
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if message.get("run_id", self.run_id) != self.run_id:
+            return  # meant for an earlier run of this worker
+        if message.get("type") == "patch":
+            self.on_patch(message)
+        else:
+            self.held.append(message)
+
+
 class LiveWeights:
     """Writes the generator's weights at the first step and then every ``LIVE_WEIGHTS_SECONDS``, so the samples
     route serves a live run from weights seconds old, whatever ``checkpoint_every`` is."""
@@ -184,6 +221,7 @@ class Preparing:
 def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: Any) -> None:
     from models.alerts import AlertMonitor, remedy
     from models.config import ConfigError
+    from models.trainer import StepInterruptedError
     from server.paths import live_generator_path
 
     data = trainer.data
@@ -195,19 +233,19 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     last_frame = -float("inf")
     weights = LiveWeights(live_generator_path(spec.data_dir, spec.run_id))
     preparing = Preparing()
+
+    def patch(message: dict[str, Any]) -> None:
+        try:
+            trainer.patch(message["patch"])
+            out.emit("patch_accepted", id=message.get("id"), step=trainer.next_patch_step)
+        except ConfigError as e:
+            out.emit("patch_rejected", id=message.get("id"), errors=e.errors)
+
+    controls = Controls(control, spec.run_id, patch)
     while True:
-        while paused or control.poll():
-            message = control.recv()  # blocks while paused: a paused run costs no CPU
-            if message.get("run_id", spec.run_id) != spec.run_id:
-                continue  # meant for an earlier run of this worker
+        while (message := controls.next(wait=paused)) is not None:
             kind = message.get("type")
-            if kind == "patch":
-                try:
-                    trainer.patch(message["patch"])
-                    out.emit("patch_accepted", id=message.get("id"), step=trainer.step_count + 1)
-                except ConfigError as e:
-                    out.emit("patch_rejected", id=message.get("id"), errors=e.errors)
-            elif kind == "pause" and not paused:
+            if kind == "pause" and not paused:
                 paused = True
                 save(trainer, spec.checkpoint_path)
                 out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
@@ -225,16 +263,16 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
             out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
             out.emit("status", status="completed", step=trainer.step_count)
             return
-        metrics = trainer.step()
+        change = trainer.begin_step()
+        if change is not None:  # told as its step begins: a pause or stop during the step finds it stored
+            config = trainer.config.model_dump(mode="json")
+            out.emit("config", step=change["step"], changes=change["changes"], config=config)
+        try:
+            metrics = trainer.step(controls.interrupt)
+        except StepInterruptedError:
+            continue  # the pause or stop is handled above; the step carries on from where it stopped
         step = trainer.step_count
         stream = trainer.config.stream
-        if metrics.get("config_changed"):
-            out.emit(
-                "config",
-                step=step,
-                changes=trainer.change_log[-1]["changes"],
-                config=trainer.config.model_dump(mode="json"),
-            )
         weights.maybe_write(trainer)  # before the first metrics: a client that saw them can fetch samples
         preparing.update(trainer, out)
         if step % stream.metrics_every == 0 or step == 1:
@@ -250,9 +288,14 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
                 fix=None if fix is None else fix.as_dict(),
             )
         if (
-            step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second
-        ) or step == 1:
-            _frames(trainer, out)
+            (step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second)
+            or step == 1
+        ) and not controls.interrupt():
+            try:
+                with trainer.interruptible(controls.interrupt):
+                    _frames(trainer, out)
+            except StepInterruptedError:
+                pass  # a frame of a large model gives way to a pause or stop: the next one comes after
             last_frame = time.monotonic()
         if step % stream.checkpoint_every == 0:
             save(trainer, spec.checkpoint_path)

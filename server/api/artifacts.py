@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
@@ -21,9 +23,11 @@ from server.api.runs import run_detail
 from server.db import repository as repo
 from server.jobs import JobManager
 from server.paths import checkpoint_path, snapshots_dir
-from server.samples import GeneratorCache
+from server.pools import lane
+from server.samples import MAX_SAMPLES_BYTES, GeneratorCache, largest_n, samples_bytes
 
 router = APIRouter(prefix="/api/runs", tags=["artifacts"], responses=ERRORS)
+MAX_N = 1024
 SAMPLES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}, "application/json": {}}, "description": "PNG grid or JSON samples"}
 }
@@ -39,32 +43,43 @@ def _checkpoint(jobs: JobManager, run_id: str) -> Path:
 
 
 @router.get("/{run_id}/samples", responses=SAMPLES, response_model=None)
-def samples(
+async def samples(
     request: Request,
     run_id: str,
     jobs: Jobs,
-    n: Annotated[int, Query(ge=1, le=1024)] = 64,
+    n: Annotated[int, Query(ge=1, le=MAX_N)] = 64,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     label: Annotated[int | None, Query(ge=0)] = None,
     format: Literal["png", "json"] = "png",
 ) -> Response:
     """Samples from the run's newest weights: its checkpoint, or while it trains the generator its worker writes
     every few seconds (the step is in ``X-Checkpoint-Step``). The same ``seed`` gives the same samples from the
-    same weights."""
+    same weights. A response is bounded by its size in bytes as well as by ``n``: 413 when ``n`` samples of this
+    run's shape in this format would exceed ``MAX_SAMPLES_BYTES``. Drawn in the app's sampling lane, so requests
+    for samples queue there and never hold the threads other routes use."""
     generators: GeneratorCache = request.app.state.generators
+    body, media_type, step = await lane(request.app, "sampling").run(
+        _draw, jobs, generators, run_id, n, seed, label, format
+    )
+    return Response(body, media_type=media_type, headers={"X-Checkpoint-Step": str(step)})
+
+
+def _draw(
+    jobs: JobManager, generators: GeneratorCache, run_id: str, n: int, seed: int, label: int | None, format: str
+) -> tuple[bytes, str, int]:
     try:
         loaded = None if jobs.is_deleted(run_id) else generators.get(jobs.data_dir, run_id)
         if loaded is None:
             with jobs.sessions() as session:
                 require_run(session, run_id)  # 404 for an unknown run; it exists but has no weights yet: 409
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no weights yet")
+        _check_size(loaded.meta, n, format)
         drawn = sample(loaded, n, seed, label)
     except CheckpointError as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
     except ValueError as e:  # label on an unconditional run, label out of range
         field, _, reason = str(e).partition(": ")
         raise HTTPException(422, detail=[{"field": field, "reason": reason or str(e)}]) from None
-    headers = {"X-Checkpoint-Step": str(loaded.step)}
     if format == "json":
         body = {
             "step": loaded.step,
@@ -73,8 +88,30 @@ def samples(
             "shape": list(drawn.shape),
             "samples": drawn.tolist(),
         }
-        return Response(json.dumps(body), media_type="application/json", headers=headers)
-    return Response(samples_png(loaded, drawn), media_type="image/png", headers=headers)
+        return json.dumps(body).encode(), "application/json", loaded.step
+    return samples_png(loaded, drawn), "image/png", loaded.step
+
+
+def _check_size(meta: dict[str, Any], n: int, format: str) -> None:
+    """413 naming ``n``, the limit and the largest ``n`` that fits, before anything is sampled."""
+    size = samples_bytes(meta, n, format)
+    if size <= MAX_SAMPLES_BYTES:
+        return
+    shape = "×".join(str(d) for d in meta["sample_shape"])
+    fits = largest_n(meta, format, MAX_SAMPLES_BYTES, MAX_N)
+    advice = f"ask for n ≤ {fits}" if fits else "this run's samples cannot be served in this format"
+    if format == "json" and largest_n(meta, "png", MAX_SAMPLES_BYTES, MAX_N) > fits:
+        advice += " or format=png"
+    raise HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        detail=[
+            {
+                "field": "n",
+                "reason": f"{n} samples of {shape} as {format} come to about {size} bytes; a samples response is "
+                f"limited to {MAX_SAMPLES_BYTES} bytes: {advice}",
+            }
+        ],
+    )
 
 
 class Snapshots(BaseModel):
@@ -116,28 +153,51 @@ def checkpoint(jobs: Jobs, run_id: str) -> FileResponse:
 
 
 @router.get("/{run_id}/export", responses={200: {"content": {"application/zip": {}}}}, response_model=None)
-def export(request: Request, run_id: str, jobs: Jobs) -> Response:
-    """A zip of config.json, changes.json, metrics.csv and (when there is one) checkpoint.pt."""
-    detail = run_detail(jobs, run_id)
-    with jobs.sessions() as session:
-        history = repo.metrics(session, run_id)
-    table = io.StringIO()
-    writer = csv.writer(table)
-    names = sorted(history["series"])
-    writer.writerow(["step", *names])
-    for i, step in enumerate(history["steps"]):
-        writer.writerow([step, *(history["series"][name][i] for name in names)])
-    bundle = io.BytesIO()
-    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("config.json", json.dumps(detail.config, indent=2))
-        z.writestr("changes.json", json.dumps([c.model_dump() for c in detail.changes], indent=2))
-        z.writestr("run.json", detail.model_dump_json(indent=2, exclude={"config", "changes"}))
-        z.writestr("metrics.csv", table.getvalue())
-        path = checkpoint_path(jobs.data_dir, run_id)
-        if path.exists():
-            z.write(path, "checkpoint.pt")
-    return Response(
-        bundle.getvalue(),
+async def export(request: Request, run_id: str, jobs: Jobs) -> Response:
+    """A zip of config.json, changes.json, metrics.csv and (when there is one) checkpoint.pt.
+
+    The whole history, however long, so it is never held in memory: the CSV is written a page of rows at a time
+    into a zip in an unnamed temporary file, built in the app's history lane, then streamed from that file."""
+    bundle = await lane(request.app, "history").run(_export_zip, jobs, run_id)
+    size = bundle.seek(0, io.SEEK_END)
+    bundle.seek(0)
+    return StreamingResponse(
+        _chunks(bundle),
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="ganplay-{run_id}.zip"'},
+        headers={"Content-Disposition": f'attachment; filename="ganplay-{run_id}.zip"', "Content-Length": str(size)},
     )
+
+
+def _export_zip(jobs: JobManager, run_id: str) -> BinaryIO:
+    detail = run_detail(jobs, run_id)
+    bundle = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by _chunks once streamed, or below on failure
+    try:
+        with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("config.json", json.dumps(detail.config, indent=2))
+            z.writestr("changes.json", json.dumps([c.model_dump() for c in detail.changes], indent=2))
+            z.writestr("run.json", detail.model_dump_json(indent=2, exclude={"config", "changes"}))
+            with (
+                jobs.sessions() as session,
+                z.open("metrics.csv", "w", force_zip64=True) as raw,
+                io.TextIOWrapper(raw, encoding="utf-8", newline="") as table,
+            ):
+                names = repo.metric_names(session, run_id)
+                writer = csv.writer(table)
+                writer.writerow(["step", *names])
+                for page in repo.metric_pages(session, run_id):
+                    writer.writerows([step, *(values.get(name) for name in names)] for step, values in page)
+            path = checkpoint_path(jobs.data_dir, run_id)
+            if path.exists():
+                z.write(path, "checkpoint.pt")
+    except BaseException:
+        bundle.close()
+        raise
+    return bundle
+
+
+def _chunks(bundle: BinaryIO, size: int = 2**20) -> Iterator[bytes]:
+    try:
+        while chunk := bundle.read(size):
+            yield chunk
+    finally:
+        bundle.close()

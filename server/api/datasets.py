@@ -1,4 +1,5 @@
-"""Uploaded datasets: list, and upload a .npz, a zip of images or JSON points. The store does the checking."""
+"""Uploaded datasets: list, upload a .npz, a zip of images or JSON points, and delete. The store does the checking
+and counts each client's uploads against ``max_uploads_per_client`` and all of them against ``max_uploads``."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from server.api.errors import ERRORS
-from server.datasets_store import UploadError, list_uploads, save_upload
+from server.datasets_store import UploadError, UploadQuota, check_room, delete_upload, list_uploads, save_upload
+from server.security import client_id
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"], responses=ERRORS)
 
@@ -36,6 +38,11 @@ def _data_dir(request: Request) -> Path:
 
 def _max_bytes(request: Request) -> int:
     return int(request.app.state.settings.max_upload_bytes)
+
+
+def _quota(request: Request) -> UploadQuota:
+    settings = request.app.state.settings
+    return UploadQuota(client_id(request), int(settings.max_uploads_per_client), int(settings.max_uploads))
 
 
 def _error(status: int, field: str, reason: str) -> HTTPException:
@@ -91,6 +98,8 @@ _UPLOAD_BODY = {
         "413": {"description": "Upload too large"},
         "415": {"description": "Unsupported file type"},
         "422": {"description": "Invalid content"},
+        "429": {"description": "This client already stores max_uploads_per_client uploads"},
+        "507": {"description": "The server already stores max_uploads uploads"},
     },
 }
 
@@ -104,11 +113,15 @@ async def list_datasets(request: Request) -> list[dict]:
 async def upload_dataset(request: Request) -> dict:
     """A multipart ``file`` field, or a JSON body of points. The body is parsed by hand (not by a declared
     parameter) so that an oversized upload is refused from its Content-Length before any of it is read."""
-    limit = _max_bytes(request)
+    limit, quota = _max_bytes(request), _quota(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise _too_large(limit)
+    try:
+        await run_in_threadpool(check_room, _data_dir(request), quota)  # before reading: a full store reads nothing
+    except UploadError as e:
+        raise _error(e.status_code, e.field, e.reason) from None
 
     if content_type == "application/json":
         content = await _read_body(request, limit)
@@ -117,8 +130,8 @@ async def upload_dataset(request: Request) -> dict:
             name = json.loads(content).get("name")
             if isinstance(name, str) and name:
                 filename = f"{name}.json"
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            pass  # the store reports invalid JSON with its own message
+        except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+            pass  # the store reports invalid (or too deeply nested) JSON with its own message
     elif content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=10)
@@ -141,6 +154,17 @@ async def upload_dataset(request: Request) -> dict:
             f"'{content_type or 'none'}'; send multipart/form-data with a 'file' field, or application/json points",
         )
     try:
-        return await run_in_threadpool(save_upload, _data_dir(request), filename, content, limit)
+        return await run_in_threadpool(save_upload, _data_dir(request), filename, content, limit, quota)
     except UploadError as e:
         raise _error(e.status_code, e.field, e.reason) from None
+
+
+@router.delete(
+    "/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such upload"}}
+)
+async def delete_dataset(dataset_id: str, request: Request) -> Response:
+    """Frees the upload's place in both quotas. A run that trains on it keeps the data it loaded; a later fork or
+    resume of such a run fails, saying the upload is gone."""
+    if not await run_in_threadpool(delete_upload, _data_dir(request), dataset_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dataset {dataset_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

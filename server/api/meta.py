@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from models.alerts import ALERT_KINDS
 from models.config import config_schema
 from models.metrics import CHARTS, METRICS
 from models.presets import PRESETS
+from server.pools import lane
 from server.status import ACTIONS, ALL_STATUSES, FINAL_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES, ordered
 
 router = APIRouter(prefix="/api", tags=["meta"])
@@ -107,12 +109,22 @@ def meta() -> Meta:
 
 
 @router.get("/health")
-def health(request: Request) -> Health:
-    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    executor = request.app.state.jobs.executor
+async def health(request: Request) -> Health:
+    """Answered in a lane of its own (``server/pools.py``), never in the threadpool the other sync routes share, so
+    it still answers while a flood of other requests waits there. Not on the event loop itself either: the
+    executor's lock, which the counts take, can be held while a control message waits for a busy worker."""
+    return await lane(request.app, "health").run(_health, request.app.state.jobs.executor)
+
+
+@cache
+def _devices() -> list[str]:
+    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def _health(executor: Any) -> Health:
     return Health(
         status="ok",
-        devices=devices,
+        devices=_devices(),
         torch=torch.__version__,
         executor=type(executor).__name__,
         running=len(executor.running()),

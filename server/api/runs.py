@@ -14,7 +14,8 @@ from models.presets import PresetError, preset_config
 from server.api.deps import Jobs, act, config_error, require_run
 from server.api.errors import ERRORS
 from server.db import repository as repo
-from server.security import client_id
+from server.pools import lane
+from server.security import client_id, confine_dataset_path, confine_override_paths
 
 router = APIRouter(prefix="/api/runs", tags=["runs"], responses=ERRORS)
 
@@ -113,8 +114,10 @@ def run_detail(jobs: Jobs, run_id: str) -> RunDetail:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
+    """Data comes from built-ins and uploads; a dataset file path only under GANPLAY_DATA_ROOT (422 otherwise)."""
     try:
         config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
+        config = confine_dataset_path(config, request.app.state.settings)
     except PresetError as e:
         raise HTTPException(422, detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
@@ -142,7 +145,14 @@ def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
 
 @router.post("/{run_id}/fork", status_code=status.HTTP_201_CREATED)
 def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request) -> RunDetail:
-    return run_detail(jobs, act(lambda: jobs.fork(run_id, body.overrides, client=client_id(request))))
+    """Dataset file paths, set by the overrides or kept from the parent, only under GANPLAY_DATA_ROOT (422)."""
+    with jobs.sessions() as session:
+        inherited = (require_run(session, run_id).config.get("dataset") or {}).get("path")
+    try:
+        overrides = confine_override_paths(request.app.state.settings, body.overrides, inherited)
+    except ConfigError as e:
+        raise config_error(e) from None
+    return run_detail(jobs, act(lambda: jobs.fork(run_id, overrides, client=client_id(request))))
 
 
 @router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
@@ -160,17 +170,26 @@ def delete(run_id: str, jobs: Jobs, request: Request) -> None:
 
 
 @router.get("/{run_id}/metrics")
-def metrics(
+async def metrics(
+    request: Request,
     run_id: str,
     jobs: Jobs,
     since: Annotated[int | None, Query(ge=-1, le=2**31 - 1, description="exclusive; a step")] = None,
     names: Annotated[str | None, Query(description="comma-separated metric names")] = None,
-    max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+    max_points: Annotated[int | None, Query(ge=2, le=repo.METRICS_MAX_POINTS)] = None,
 ) -> Metrics:
+    """Downsampled by the database past ``max_points``; without it, more than ``METRICS_MAX_POINTS`` points is a 422
+    (page with ``since``). Read in the app's history lane (``server/pools.py``), not the shared threadpool."""
+    return await lane(request.app, "history").run(_metrics, jobs, run_id, since, names, max_points)
+
+
+def _metrics(jobs: Jobs, run_id: str, since: int | None, names: str | None, max_points: int | None) -> Metrics:
     with jobs.sessions() as session:
         require_run(session, run_id)
-        return Metrics(
-            **repo.metrics(
+        try:
+            found = repo.metrics(
                 session, run_id, since=since, max_points=max_points, names=names.split(",") if names else None
             )
-        )
+        except repo.TooManyPointsError as e:
+            raise HTTPException(422, detail=[{"field": "max_points", "reason": str(e)}]) from None
+        return Metrics(**found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -15,9 +16,12 @@ from starlette.websockets import WebSocketDisconnected
 from models.config import ConfigError
 from server.api.runs import run_detail
 from server.db import repository as repo
+from server.db.engine import DATABASE_ERRORS
 from server.jobs import InvalidStateError, JobManager, RunNotFoundError
+from server.pools import Lane, lane
 from server.security import admit_websocket
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
 SNAPSHOT_POINTS = 2000
 CLOSE_UNKNOWN_RUN = 4404
@@ -51,6 +55,8 @@ def wire_text(event: dict[str, Any]) -> str:
 
 
 def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
+    """The run as a new subscriber first sees it; its history downsampled by the database to ``SNAPSHOT_POINTS``,
+    so a snapshot decodes and sends as many rows at step 100 000 as at step 2000."""
     try:
         detail = run_detail(jobs, run_id)
     except HTTPException:  # 404: no such run (anything else is a real error and propagates)
@@ -59,6 +65,54 @@ def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
         history = repo.metrics(session, run_id, max_points=SNAPSHOT_POINTS)
     frames = [wire(frame) for frame in jobs.latest_frames(run_id)]
     return {"type": "snapshot", "run": detail.model_dump(mode="json"), "metrics": history, "frames": frames}
+
+
+def snapshot_text(jobs: JobManager, run_id: str) -> str | None:
+    """``snapshot`` as JSON text, encoded in the reading thread rather than on the event loop."""
+    first = snapshot(jobs, run_id)
+    return None if first is None else json.dumps(first, separators=(",", ":"), ensure_ascii=False)
+
+
+class Snapshots:
+    """Snapshot reads in the app's history lane, shared by the handshakes of a run that wait for the same turn.
+
+    A hundred pages opening one run at once cost a few reads, not a hundred in a row. A handshake joins only a read
+    that has not started: it subscribed to the run's events before that read begins, so every event the read misses
+    still reaches it. Once a read starts, later handshakes wait for the next one.
+    """
+
+    def __init__(self, lane: Lane):
+        self.lane = lane
+        self._waiting: dict[str, asyncio.Future[str | None]] = {}
+
+    async def get(self, jobs: JobManager, run_id: str) -> str | None:
+        waiting = self._waiting.get(run_id)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._waiting[run_id] = future
+        try:
+            async with self.lane.turn():
+                del self._waiting[run_id]  # this read starts now: later handshakes need a later one
+                text = await self.lane.run_now(snapshot_text, jobs, run_id)
+        except BaseException as e:
+            if self._waiting.get(run_id) is future:
+                del self._waiting[run_id]
+            if isinstance(e, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(e)
+                future.exception()  # retrieved here: a batch no one joined logs nothing
+            raise
+        future.set_result(text)
+        return text
+
+
+def snapshots(app: Any) -> Snapshots:
+    found: Snapshots | None = getattr(app.state, "snapshots", None)
+    if found is None:
+        found = app.state.snapshots = Snapshots(lane(app, "history"))
+    return found
 
 
 async def _send_events(ws: WebSocket, subscriber: Any) -> None:
@@ -70,29 +124,58 @@ async def _send_events(ws: WebSocket, subscriber: Any) -> None:
         await ws.send_text(wire_text(event))
 
 
+COMMANDS = ("patch", "pause", "resume", "stop")
+CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: commands are JSON text
+
+
+def parse_command(text: str) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+    """The command a text frame holds, or why it holds none (a field and a reason, as config errors give them)."""
+    try:
+        message = json.loads(text)
+    except RecursionError:
+        return None, {"field": "message", "reason": "nested too deeply"}
+    except ValueError as e:
+        return None, {"field": "message", "reason": f"not JSON: {e}"}
+    if not isinstance(message, dict):
+        return None, {"field": "message", "reason": "expected a JSON object with a type"}
+    if message.get("type") not in COMMANDS:
+        return message, {"field": "type", "reason": "expected patch, pause, resume or stop"}
+    if message["type"] == "patch" and not isinstance(message.get("patch") or {}, dict):
+        return message, {"field": "patch", "reason": "expected an object of the fields to change"}
+    return message, None
+
+
 async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> None:
+    """Commands from the client, each answered by an ``error`` event when it cannot be followed; the connection stays
+    open for the next. A binary frame closes it with 1003: no client of this API sends one."""
     while True:
-        message = await ws.receive_json()
-        kind = message.get("type") if isinstance(message, dict) else None
+        frame = await ws.receive()
+        if frame["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(frame.get("code", 1000), frame.get("reason"))
+        if frame.get("text") is None:
+            await ws.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted: send commands as JSON text")
+            return
+        message, problem = parse_command(frame["text"])
+        message_id = message.get("id") if message is not None else None
         try:
-            if kind == "patch":
-                await run_in_threadpool(jobs.patch, run_id, message.get("patch") or {}, message.get("id"))
-            elif kind in ("pause", "resume", "stop"):
-                await run_in_threadpool(jobs.control, run_id, kind)
-            else:
-                await ws.send_json(
-                    {
-                        "type": "error",
-                        "id": message.get("id") if isinstance(message, dict) else None,
-                        "errors": [{"field": "type", "reason": "expected patch, pause, resume or stop"}],
-                    }
-                )
+            if problem is not None:
+                errors = [problem]
+            elif message is not None and message["type"] == "patch":
+                await run_in_threadpool(jobs.patch, run_id, message.get("patch") or {}, message_id)
+                continue
+            elif message is not None:
+                await run_in_threadpool(jobs.control, run_id, message["type"])
+                continue
         except ConfigError as e:
-            await ws.send_json({"type": "error", "id": message.get("id"), "errors": e.errors})
+            errors = e.errors
         except (InvalidStateError, RunNotFoundError) as e:
-            await ws.send_json(
-                {"type": "error", "id": message.get("id"), "errors": [{"field": "type", "reason": str(e)}]}
-            )
+            errors = [{"field": "type", "reason": str(e)}]
+        except RecursionError:
+            errors = [{"field": "patch", "reason": "nested too deeply"}]
+        except DATABASE_ERRORS as e:
+            log.warning("run %s: command not followed, database unavailable: %s", run_id, type(e).__name__)
+            errors = [{"field": "type", "reason": "the database is unavailable; try again"}]
+        await ws.send_json({"type": "error", "id": message_id, "errors": errors})
 
 
 @router.websocket("/api/runs/{run_id}/stream")
@@ -103,11 +186,11 @@ async def stream(ws: WebSocket, run_id: str) -> None:
         return
     subscriber = hub.subscribe(run_id)  # before the snapshot: nothing falls between the two
     try:
-        first = await run_in_threadpool(snapshot, jobs, run_id)
+        first = await snapshots(ws.app).get(jobs, run_id)  # in the history lane, not the shared threadpool
         if first is None:
             await ws.close(CLOSE_UNKNOWN_RUN, f"no run {run_id}")
             return
-        await ws.send_json(first)
+        await ws.send_text(first)
         tasks = [
             asyncio.create_task(_send_events(ws, subscriber)),
             asyncio.create_task(_receive_commands(ws, jobs, run_id)),

@@ -7,9 +7,10 @@ a route that does two things does them atomically. They flush where the caller m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, cast, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -169,11 +170,21 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _even_indices(n: int, k: int) -> list[int]:
-    """``k`` evenly spaced indices into ``range(n)``, always the first and the last."""
-    if k == 1:
-        return [n - 1]
-    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+#: The most points one metrics read returns: ``max_points`` may ask for no more, and without it more rows than this
+#: are refused (downsample, or page with ``since``), so no request decodes and serialises an unbounded history. A
+#: chart has no use for more points than its width in pixels; the whole history is the export's job.
+METRICS_MAX_POINTS = 20_000
+
+
+class TooManyPointsError(ValueError):
+    """More rows match than one read may return without downsampling; the route answers 422."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(
+            f"{count} points match; one response carries at most {limit}: pass max_points (≤ {limit}) to "
+            "downsample, or page with since"
+        )
+        self.count, self.limit = count, limit
 
 
 def metrics(
@@ -187,19 +198,44 @@ def metrics(
     """A run's metric series, columnar (``{"steps": [...], "series": {name: [...]}}``) as the charts draw them.
 
     ``since`` is exclusive, so a client polling with its last step gets only new points. ``names`` keeps only those
-    series (a name never reported is absent). Past ``max_points`` rows, evenly spaced rows are kept, always including
-    the newest, so a long run's chart stays cheap yet ends at the current step. A metric missing from a row (e.g.
-    one computed every N steps) is ``None`` at that index.
+    series (a name never reported is absent). A metric missing from a row (e.g. one computed every N steps) is
+    ``None`` at that index.
+
+    Past ``max_points`` rows the database picks the rows, so a read costs what it returns, not the run's history:
+    the step range is cut into ``max_points`` equal buckets (the last holding only the newest step) and the first
+    row of each is kept, read from the (run_id, step) index alone; only those rows' values are then fetched. The
+    first and newest rows are always kept, so a long run's chart stays cheap yet ends at the current step; where
+    steps are uneven (a resumed or forked run) some buckets are empty and fewer points come back. Without
+    ``max_points``, more than ``METRICS_MAX_POINTS`` rows raise TooManyPointsError.
     """
     if max_points is not None and max_points < 1:
         raise ValueError("max_points must be at least 1")
-    query = select(MetricRow.step, MetricRow.values).where(MetricRow.run_id == run_id)
+    where = [MetricRow.run_id == run_id]
     if since is not None:
-        query = query.where(MetricRow.step > since)
-    rows = session.execute(query.order_by(MetricRow.step)).all()
-    if max_points is not None and len(rows) > max_points:
-        rows = [rows[i] for i in _even_indices(len(rows), max_points)]
+        where.append(MetricRow.step > since)
+    count, low, high = session.execute(
+        select(func.count(), func.min(MetricRow.step), func.max(MetricRow.step)).where(*where)
+    ).one()
+    if max_points is None and count > METRICS_MAX_POINTS:
+        raise TooManyPointsError(count, METRICS_MAX_POINTS)
+    if max_points is not None and count > max_points:
+        where.append(MetricRow.step.in_(_bucket_firsts(where, low, high, max_points)))
+    query = select(MetricRow.step, MetricRow.values).where(*where).order_by(MetricRow.step)
+    return _columns(session.execute(query).all(), names)
 
+
+def _bucket_firsts(where: list[Any], low: int, high: int, buckets: int) -> Any:
+    """The first step of each of ``buckets`` equal parts of [low, high], the last part being ``high`` alone: a
+    query over the primary key's index, which never reads a row's values."""
+    if buckets == 1:
+        return select(literal(high))
+    # 64-bit: (step - low) * (buckets - 1) overflows PostgreSQL's 32-bit integer for long runs.
+    offset = cast(MetricRow.step - low, BigInteger)
+    bucket = (offset * (buckets - 1)) // (high - low)
+    return select(func.min(MetricRow.step)).where(*where).group_by(bucket)
+
+
+def _columns(rows: Sequence[Any], names: list[str] | None) -> dict[str, Any]:
     wanted = set(names) if names is not None else None
     keys: dict[str, None] = {}  # ordered set: series in the order they first appear
     for _, values in rows:
@@ -211,6 +247,34 @@ def metrics(
         for key, column in series.items():
             column.append(values.get(key))
     return {"steps": [step for step, _ in rows], "series": series}
+
+
+def metric_names(session: Session, run_id: str) -> list[str]:
+    """Every metric name a run ever reported, sorted: the columns of its CSV, found by the database (it reads the
+    stored JSON; none is decoded here)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        query = text('SELECT DISTINCT jsonb_object_keys("values") FROM metrics WHERE run_id = :run_id')
+    elif dialect == "sqlite":
+        query = text('SELECT DISTINCT j.key FROM metrics, json_each(metrics."values") AS j WHERE run_id = :run_id')
+    else:
+        raise NotImplementedError(f"metric_names supports sqlite and postgresql, not {dialect}")
+    return sorted(session.scalars(query, {"run_id": run_id}))
+
+
+def metric_pages(session: Session, run_id: str, page: int = 2000) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """A run's whole history as ``(step, values)`` rows, ``page`` at a time in step order (each page a fresh keyset
+    query), so a whole-history export holds one page in memory, never the history."""
+    after: int | None = None
+    while True:
+        query = select(MetricRow.step, MetricRow.values).where(MetricRow.run_id == run_id)
+        if after is not None:
+            query = query.where(MetricRow.step > after)
+        rows = [(step, values) for step, values in session.execute(query.order_by(MetricRow.step).limit(page))]
+        if not rows:
+            return
+        yield rows
+        after = rows[-1][0]
 
 
 def add_config_change(session: Session, run_id: str, step: int, changes: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import types
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from models.config import UploadData
 from models.datasets import load_dataset
 from server.api import datasets
+from server.settings import Settings
 from tests.server.upload_files import npz_bytes, png, zip_bytes
 
 LIMIT = 1024 * 1024
@@ -30,7 +30,7 @@ def data_dir(tmp_path: Path) -> Path:
 def client(data_dir: Path) -> Iterator[TestClient]:
     app = FastAPI()
     app.include_router(datasets.router)
-    app.state.settings = types.SimpleNamespace(data_dir=data_dir, max_upload_bytes=LIMIT)
+    app.state.settings = Settings(data_dir=data_dir, max_upload_bytes=LIMIT)
     with TestClient(app) as c:
         yield c
 
