@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.server.conftest import long_run as write_history
 
 NAMES = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "it_per_s", "noise_std"]
 NAMES += ["unroll_steps", "d_steps", "replay_fraction"]
@@ -154,23 +155,10 @@ class PeakRss:
 
 
 def long_run(app: Any, steps: int) -> str:
-    from server.db import repository as repo
-
-    jobs = app.state.jobs
-    with jobs.sessions() as session:
-        run_id = repo.create_run(session, config={}, preset=None, status="completed").id
-        session.commit()
-    for start in range(0, steps, 5000):
-        rows: list[dict[str, float]] = []
-        for s in range(start, min(steps, start + 5000)):
-            row = {"step": s, **{name: math.sin(s * 1e-3 * (i + 1)) for i, name in enumerate(NAMES)}}
-            if s % 50 == 0:
-                row.update(fd=1.0 / (1 + s), modes_covered=8.0)
-            rows.append(row)
-        with jobs.sessions() as session:
-            repo.append_metrics(session, run_id, rows)
-            session.commit()
-    return run_id
+    """A completed run of ``steps`` steps, quality measured every 50 (as a run's sparse columns are)."""
+    return write_history(
+        app, steps, NAMES, lambda s: {"fd": 1.0 / (1 + s), "modes_covered": 8.0} if s % 50 == 0 else {}
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

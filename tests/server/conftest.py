@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -10,7 +11,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,33 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 BACKENDS = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+def history_value(step: int, i: int) -> float:
+    """The ``i``-th metric's value at ``step`` in a ``long_run``'s history: known, so a reader can check it."""
+    return round(math.sin(step * 0.001 * (i + 1)), 6)
+
+
+def long_run(
+    app: Any,
+    rows: int,
+    names: list[str],
+    extra: Callable[[int], dict[str, float]] | None = None,
+) -> str:
+    """A completed run with ``rows`` steps of history (``names`` at ``history_value``, plus ``extra(step)``),
+    written through the repository in batches as the event pump writes it: far faster than training that long."""
+    from server.db import repository as repo
+
+    jobs = app.state.jobs
+    with jobs.sessions() as session:
+        run_id = repo.create_run(session, config={}, preset=None, status="completed").id
+        session.commit()
+    for start in range(0, rows, 5000):
+        batch = []
+        for step in range(start, min(rows, start + 5000)):
+            row = {"step": step, **{name: history_value(step, i) for i, name in enumerate(names)}}
+            batch.append(row | (extra(step) if extra else {}))
+        with jobs.sessions() as session:
+            repo.append_metrics(session, run_id, batch)
+            session.commit()
+    return run_id

@@ -9,7 +9,6 @@ import base64
 import csv
 import io
 import json
-import math
 import os
 import re
 import socket
@@ -27,7 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from server.api.stream import SNAPSHOT_POINTS
 from server.db import repository as repo
 from server.samples import MAX_SAMPLES_BYTES
-from tests.server.conftest import serve
+from tests.server.conftest import history_value, serve
+from tests.server.conftest import long_run as write_history
 from tests.server.upload_files import npz_bytes
 
 NAMES = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "it_per_s", "noise_std", "d_steps"]
@@ -41,24 +41,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
 
 
 def value(step: int, i: int) -> float:
-    return round(math.sin(step * 0.001 * (i + 1)), 6)
+    return history_value(step, i)
 
 
 def long_run(app: Any, rows: int) -> str:
-    """A completed run with ``rows`` steps of history, written as the event pump writes it."""
-    jobs = app.state.jobs
-    with jobs.sessions() as session:
-        run_id = repo.create_run(session, config={}, preset=None, status="completed").id
-        session.commit()
-    for start in range(0, rows, 5000):
-        batch: list[dict[str, float]] = [
-            {"step": s, **{name: value(s, i) for i, name in enumerate(NAMES)}}
-            for s in range(start, min(rows, start + 5000))
-        ]
-        with jobs.sessions() as session:
-            repo.append_metrics(session, run_id, batch)
-            session.commit()
-    return run_id
+    return write_history(app, rows, NAMES)
 
 
 def ws_url(base: str, run_id: str) -> str:
