@@ -7,7 +7,7 @@ changes the networks, the data or the random stream the run was built on.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.config import JsonDict
@@ -23,6 +23,13 @@ def live(default: Any, description: str, **limits: Any) -> Any:
 def fixed(default: Any, description: str, **limits: Any) -> Any:
     """A field fixed for the life of a run; changing it needs a fork."""
     return Field(default, description=description, json_schema_extra={"live": False}, **limits)
+
+
+def file_path(default: Any, description: str, **limits: Any) -> Any:
+    """A fixed field that names a file or folder on the machine that trains. The CLI reads any its user can; the
+    server confines every field marked so to the operator's data root (``file_path_fields``), so a new one cannot
+    slip past that check."""
+    return Field(default, description=description, json_schema_extra={"live": False, "file_path": True}, **limits)
 
 
 class Strict(BaseModel):
@@ -78,7 +85,7 @@ class DigitsData(Strict):
 
 class FashionMnistData(Strict):
     kind: Literal["fashion_mnist"] = fixed("fashion_mnist", "Fashion-MNIST's training split.")
-    path: str | None = fixed(
+    path: str | None = file_path(
         None, "Directory with the IDX files; default: Debian's dataset-fashion-mnist install.", max_length=4096
     )
     limit: int | None = fixed(None, "Use only the first N training images.", ge=100, le=60_000)
@@ -86,7 +93,7 @@ class FashionMnistData(Strict):
 
 class NpzData(Strict):
     kind: Literal["npz"] = fixed("npz", "The user's own .npz file.")
-    path: str = fixed(
+    path: str = file_path(
         ...,
         "A .npz file with `x` ([N,2], [N,H,W] or [N,C,H,W]) and optional integer `y`.",
         min_length=1,
@@ -284,6 +291,25 @@ def live_paths(model: type[BaseModel] = RunConfig, prefix: str = "") -> set[str]
             paths |= live_paths(annotation, path + ".")
         elif isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("live"):
             paths.add(path)
+    return paths
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The config models an annotation can hold: itself, or the members of a union (optional, discriminated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def file_path_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> set[str]:
+    """Dotted paths of every field marked ``file_path``, in every member of every union (each dataset kind)."""
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("file_path"):
+            paths.add(path)
+        for member in _models_in(info.annotation):
+            paths |= file_path_fields(member, path + ".")
     return paths
 
 

@@ -44,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = Hub(asyncio.get_running_loop())
         app.state.generators = GeneratorCache()
         app.state.jobs = JobManager(
-            executor, make_session_factory(engine), app.state.hub, settings.data_dir, settings.max_runs_per_client
+            executor,
+            make_session_factory(engine),
+            app.state.hub,
+            settings.data_dir,
+            settings.max_runs_per_client,
+            snapshots_per_run=settings.snapshots_per_run,
         )
         app.state.jobs.start()
         try:

@@ -30,13 +30,13 @@ from server.db.engine import DATABASE_ERRORS
 from server.executor import Executor, check_device
 from server.hub import Hub
 from server.paths import checkpoint_path, run_dir, snapshots_dir
+from server.settings import SNAPSHOTS_PER_RUN
 from server.status import ACTIONS, FINAL_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES
 from server.worker import RunSpec
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 FLUSH_ROWS = 2000
-SNAPSHOTS_PER_RUN = 200  # image snapshots kept on disk per run; older ones are thinned to stay evenly spread
 
 
 class InvalidStateError(RuntimeError):

@@ -22,7 +22,6 @@ RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # what server.db.tables.new_run_id makes
 
 #: The most bytes one samples request may build, whatever ``n`` says: ``n`` alone bounds nothing, since one sample
 #: of an uploaded 3×128×128 dataset is 49 152 values (about 1 MB of JSON text).
-MAX_SAMPLES_BYTES = 32 * 2**20
 #: JSON text per sampled value, rounded up: a float32 written as a double ("-0.12345678901234567, ").
 JSON_BYTES_PER_VALUE = 24
 FLOAT_BYTES = 4  # the sampled tensor, float32

@@ -21,7 +21,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from models.config import ConfigError, RunConfig
+from models.config import ConfigError, RunConfig, file_path_fields, parse_config
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -221,10 +221,10 @@ def client_id(request: Request) -> str:
 
 # ----------------------------------------------------------------------------------------- dataset file paths
 
-DATASET_PATH = "dataset.path"
+FILE_PATHS = frozenset(file_path_fields())  # every config field naming a file: dataset.path (npz, fashion_mnist)
 
 
-def path_refused(settings: Settings) -> ConfigError:
+def path_refused(settings: Settings, field: str) -> ConfigError:
     """The one answer for every refused path, whatever the file: whether a path outside exists, is a directory or
     is readable must not be learnable from the API."""
     if settings.data_root is None:
@@ -234,15 +234,15 @@ def path_refused(settings: Settings) -> ConfigError:
         )
     else:
         reason = "must name a file under the server's data root (GANPLAY_DATA_ROOT)"
-    return ConfigError([{"field": DATASET_PATH, "reason": reason}])
+    return ConfigError([{"field": field, "reason": reason}])
 
 
-def confined_path(settings: Settings, value: Any) -> str:
+def confined_path(settings: Settings, value: Any, field: str) -> str:
     """``value`` as an absolute path with every symlink and ``..`` resolved, when that lies under
     ``settings.data_root`` (a relative path is taken relative to the root); else ``path_refused``. The resolved
     path is what the run keeps, so the worker reads the very file checked here, wherever its working directory."""
     if settings.data_root is None or not isinstance(value, str):
-        raise path_refused(settings)
+        raise path_refused(settings, field)
     try:
         root = os.path.realpath(settings.data_root)
         resolved = os.path.realpath(os.path.join(root, value))
@@ -250,26 +250,35 @@ def confined_path(settings: Settings, value: Any) -> str:
     except (OSError, ValueError):  # e.g. a NUL byte in the path
         inside = False
     if not inside:
-        raise path_refused(settings)
+        raise path_refused(settings, field)
     return str(Path(resolved))
 
 
-def confine_dataset_path(config: RunConfig, settings: Settings) -> RunConfig:
-    """The config with its dataset's file path (npz, fashion_mnist) confined to the data root, for a run created
-    over the API; the CLI builds configs without this, so it reads any file its user can."""
-    path = getattr(config.dataset, "path", None)
-    if path is None:  # a built-in (fashion_mnist without a path: the server's own install) or an upload
-        return config
-    dataset = config.dataset.model_copy(update={"path": confined_path(settings, path)})
-    return config.model_copy(update={"dataset": dataset})
+def confine_config_paths(config: RunConfig, settings: Settings) -> RunConfig:
+    """The config with every file path it names (``FILE_PATHS``) confined to the data root, for a run created over
+    the API; the CLI builds configs without this, so it reads any file its user can. A path left unset (a built-in
+    such as fashion_mnist from the server's own install) needs no check."""
+    return parse_config(_confine_at(settings, config.model_dump(mode="json"), ""))
 
 
-def confine_override_paths(settings: Settings, overrides: dict[str, Any], inherited: Any) -> dict[str, Any]:
-    """Fork overrides with every dataset path they set confined (in any form a patch takes: nested, dotted, a whole
-    dataset block), checked before the fork reads its parent's checkpoint. ``inherited`` is the parent's own path,
-    kept by a fork that does not replace it: it must lie under the root as well."""
-    if inherited is not None:
-        confined_path(settings, inherited)
+def file_paths_in(config: dict[str, Any]) -> dict[str, Any]:
+    """The value of each file-path field in a stored config (``None`` where it has none)."""
+    out: dict[str, Any] = {}
+    for field in FILE_PATHS:
+        node: Any = config
+        for name in field.split("."):
+            node = node.get(name) if isinstance(node, dict) else None
+        out[field] = node
+    return out
+
+
+def confine_override_paths(settings: Settings, overrides: dict[str, Any], inherited: dict[str, Any]) -> dict[str, Any]:
+    """Fork overrides with every file path they set confined (in any form a patch takes: nested, dotted, a whole
+    block), checked before the fork reads its parent's checkpoint. ``inherited`` maps each file-path field to the
+    parent's own value, kept by a fork that does not replace it: it must lie under the root as well."""
+    for field, value in inherited.items():
+        if value is not None:
+            confined_path(settings, value, field)
     return _confine_at(settings, overrides, "")
 
 
@@ -279,8 +288,8 @@ def _confine_at(settings: Settings, node: Any, prefix: str) -> Any:
     out = {}
     for key, value in node.items():
         path = f"{prefix}.{key}" if prefix else str(key)
-        if path == DATASET_PATH:
-            out[key] = None if value is None else confined_path(settings, value)
+        if path in FILE_PATHS:
+            out[key] = None if value is None else confined_path(settings, value, path)
         else:
             out[key] = _confine_at(settings, value, path)
     return out

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MAX_SAMPLES_BYTES = 32 * 2**20  # default bound of one samples response
+SNAPSHOTS_PER_RUN = 200  # default count of image snapshots kept on disk per run
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GANPLAY_", extra="ignore")
@@ -48,6 +51,18 @@ class Settings(BaseSettings):
     max_uploads: int = Field(200, ge=1, le=100_000, description="Uploaded datasets stored at once (507 beyond).")
     max_uploads_per_client: int = Field(20, ge=1, le=100_000, description="Stored uploads per client (429 beyond).")
     max_runs_per_client: int = Field(8, ge=1, le=1000, description="Live (queued/running/paused) runs per client.")
+    max_samples_bytes: int = Field(
+        MAX_SAMPLES_BYTES,
+        ge=2**16,
+        le=2**32,
+        description="Largest samples response (413 beyond, naming the n that fits).",
+    )
+    snapshots_per_run: int = Field(
+        SNAPSHOTS_PER_RUN,
+        ge=2,
+        le=100_000,
+        description="Image sample grids kept per run; older ones are thinned evenly.",
+    )
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from server.db import repository as repo
 from server.jobs import JobManager
 from server.paths import checkpoint_path, snapshots_dir
 from server.pools import lane
-from server.samples import MAX_SAMPLES_BYTES, GeneratorCache, largest_n, samples_bytes
+from server.samples import GeneratorCache, largest_n, samples_bytes
 
 router = APIRouter(prefix="/api/runs", tags=["artifacts"], responses=ERRORS)
 MAX_N = 1024
@@ -55,17 +55,25 @@ async def samples(
     """Samples from the run's newest weights: its checkpoint, or while it trains the generator its worker writes
     every few seconds (the step is in ``X-Checkpoint-Step``). The same ``seed`` gives the same samples from the
     same weights. A response is bounded by its size in bytes as well as by ``n``: 413 when ``n`` samples of this
-    run's shape in this format would exceed ``MAX_SAMPLES_BYTES``. Drawn in the app's sampling lane, so requests
-    for samples queue there and never hold the threads other routes use."""
+    run's shape in this format would exceed the ``max_samples_bytes`` setting. Drawn in the app's sampling lane, so
+    requests for samples queue there and never hold the threads other routes use."""
     generators: GeneratorCache = request.app.state.generators
+    limit = request.app.state.settings.max_samples_bytes
     body, media_type, step = await lane(request.app, "sampling").run(
-        _draw, jobs, generators, run_id, n, seed, label, format
+        _draw, jobs, generators, run_id, n, seed, label, format, limit
     )
     return Response(body, media_type=media_type, headers={"X-Checkpoint-Step": str(step)})
 
 
 def _draw(
-    jobs: JobManager, generators: GeneratorCache, run_id: str, n: int, seed: int, label: int | None, format: str
+    jobs: JobManager,
+    generators: GeneratorCache,
+    run_id: str,
+    n: int,
+    seed: int,
+    label: int | None,
+    format: str,
+    limit: int,
 ) -> tuple[bytes, str, int]:
     try:
         loaded = None if jobs.is_deleted(run_id) else generators.get(jobs.data_dir, run_id)
@@ -73,7 +81,7 @@ def _draw(
             with jobs.sessions() as session:
                 require_run(session, run_id)  # 404 for an unknown run; it exists but has no weights yet: 409
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no weights yet")
-        _check_size(loaded.meta, n, format)
+        _check_size(loaded.meta, n, format, limit)
         drawn = sample(loaded, n, seed, label)
     except CheckpointError as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
@@ -92,15 +100,15 @@ def _draw(
     return samples_png(loaded, drawn), "image/png", loaded.step
 
 
-def _check_size(meta: dict[str, Any], n: int, format: str) -> None:
+def _check_size(meta: dict[str, Any], n: int, format: str, limit: int) -> None:
     """413 naming ``n``, the limit and the largest ``n`` that fits, before anything is sampled."""
     size = samples_bytes(meta, n, format)
-    if size <= MAX_SAMPLES_BYTES:
+    if size <= limit:
         return
     shape = "×".join(str(d) for d in meta["sample_shape"])
-    fits = largest_n(meta, format, MAX_SAMPLES_BYTES, MAX_N)
+    fits = largest_n(meta, format, limit, MAX_N)
     advice = f"ask for n ≤ {fits}" if fits else "this run's samples cannot be served in this format"
-    if format == "json" and largest_n(meta, "png", MAX_SAMPLES_BYTES, MAX_N) > fits:
+    if format == "json" and largest_n(meta, "png", limit, MAX_N) > fits:
         advice += " or format=png"
     raise HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
@@ -108,7 +116,7 @@ def _check_size(meta: dict[str, Any], n: int, format: str) -> None:
             {
                 "field": "n",
                 "reason": f"{n} samples of {shape} as {format} come to about {size} bytes; a samples response is "
-                f"limited to {MAX_SAMPLES_BYTES} bytes: {advice}",
+                f"limited to {limit} bytes: {advice}",
             }
         ],
     )
@@ -169,7 +177,7 @@ async def export(request: Request, run_id: str, jobs: Jobs) -> Response:
 
 
 def _export_zip(jobs: JobManager, run_id: str) -> BinaryIO:
-    detail = run_detail(jobs, run_id)
+    detail = run_detail(jobs, run_id, newest=None)
     bundle = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by _chunks once streamed, or below on failure
     try:
         with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as z:

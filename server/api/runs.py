@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.alerts import remedy
@@ -15,7 +15,7 @@ from server.api.deps import Jobs, act, config_error, require_run
 from server.api.errors import ERRORS
 from server.db import repository as repo
 from server.pools import lane
-from server.security import client_id, confine_dataset_path, confine_override_paths
+from server.security import client_id, confine_config_paths, confine_override_paths, file_paths_in
 
 router = APIRouter(prefix="/api/runs", tags=["runs"], responses=ERRORS)
 
@@ -58,6 +58,8 @@ class RunSummary(BaseModel):
     reason: str | None
     checkpoint_step: int | None
     device: str | None = Field(description="Where the run trains (or last trained); null until it starts.")
+    sweep_id: str | None = Field(None, description="The sweep this run is a cell of (GET /api/sweeps/{id}).")
+    sweep_cell: int | None = Field(None, description="Which cell of its sweep it is.")
     last_metrics: dict[str, Any] | None
 
 
@@ -74,10 +76,19 @@ class AlertOut(BaseModel):
     fix: Fix | None = Field(None, description="The suggested trick, for the run's current config; none once cleared.")
 
 
+DETAIL_ENTRIES = 500  # newest config changes and alerts a run's detail (and its stream's snapshot) carries
+RUNS_PAGE = 100  # runs per page of the run list by default
+RUNS_PAGE_MAX = 500
+
+
 class RunDetail(RunSummary):
     config: dict[str, Any]
-    changes: list[ConfigChangeOut]
-    alerts: list[AlertOut]
+    changes: list[ConfigChangeOut] = Field(
+        description=f"The newest {DETAIL_ENTRIES} live changes, oldest first (the export holds them all)."
+    )
+    changes_total: int
+    alerts: list[AlertOut] = Field(description=f"The newest {DETAIL_ENTRIES} alerts, oldest first.")
+    alerts_total: int
 
 
 class Accepted(BaseModel):
@@ -100,15 +111,18 @@ def alerts_with_fixes(alerts: list[dict[str, Any]], config: RunConfig) -> list[A
     return out
 
 
-def run_detail(jobs: Jobs, run_id: str) -> RunDetail:
+def run_detail(jobs: Jobs, run_id: str, newest: int | None = DETAIL_ENTRIES) -> RunDetail:
+    """A run with its newest changes and alerts: bounded, however often it was patched (``newest=None``: all, for
+    the export)."""
     with jobs.sessions() as session:
         run = require_run(session, run_id)
         summary = RunSummary.model_validate(run)
         return RunDetail(
             **summary.model_dump(),
             config=run.config,
-            changes=[ConfigChangeOut(**c) for c in repo.config_changes(session, run_id)],
-            alerts=alerts_with_fixes(repo.alerts(session, run_id), parse_config(run.config)),
+            changes=[ConfigChangeOut(**c) for c in repo.config_changes(session, run_id, newest)],
+            alerts=alerts_with_fixes(repo.alerts(session, run_id, newest), parse_config(run.config)),
+            **repo.count_entries(session, run_id),
         )
 
 
@@ -117,7 +131,7 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
     """Data comes from built-ins and uploads; a dataset file path only under GANPLAY_DATA_ROOT (422 otherwise)."""
     try:
         config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
-        config = confine_dataset_path(config, request.app.state.settings)
+        config = confine_config_paths(config, request.app.state.settings)
     except PresetError as e:
         raise HTTPException(422, detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
@@ -126,9 +140,16 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
 
 
 @router.get("")
-def list_runs(jobs: Jobs) -> list[RunSummary]:
+def list_runs(
+    jobs: Jobs,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=RUNS_PAGE_MAX)] = RUNS_PAGE,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[RunSummary]:
+    """A page of runs, newest first; ``X-Total-Count`` says how many there are in all."""
     with jobs.sessions() as session:
-        return [RunSummary.model_validate(run) for run in repo.list_runs(session)]
+        response.headers["X-Total-Count"] = str(repo.count_runs(session))
+        return [RunSummary.model_validate(run) for run in repo.list_runs(session, limit, offset)]
 
 
 @router.get("/{run_id}")
@@ -147,7 +168,7 @@ def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
 def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request) -> RunDetail:
     """Dataset file paths, set by the overrides or kept from the parent, only under GANPLAY_DATA_ROOT (422)."""
     with jobs.sessions() as session:
-        inherited = (require_run(session, run_id).config.get("dataset") or {}).get("path")
+        inherited = file_paths_in(require_run(session, run_id).config)
     try:
         overrides = confine_override_paths(request.app.state.settings, body.overrides, inherited)
     except ConfigError as e:

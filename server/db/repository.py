@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, cast, func, literal, select, text, update
+from sqlalchemy import BigInteger, Select, cast, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from server.db.tables import Alert, ConfigChange, MetricRow, Run, utcnow
 from server.status import ALL_STATUSES, LIVE_STATUSES
+
+SelectT = TypeVar("SelectT", bound=Select)  # a query of any row shape
 
 
 class RunNotFoundError(LookupError):
@@ -62,9 +64,14 @@ def get_run(session: Session, run_id: str) -> Run | None:
     return session.get(Run, run_id)
 
 
-def list_runs(session: Session) -> list[Run]:
-    """All runs, newest first: the order of the run list in the UI."""
-    return list(session.scalars(select(Run).order_by(Run.created_at.desc(), Run.id.desc())))
+def list_runs(session: Session, limit: int | None = None, offset: int = 0) -> list[Run]:
+    """Runs newest first (the order of the run list in the UI), a page of ``limit`` from ``offset`` when given."""
+    query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).offset(offset)
+    return list(session.scalars(query if limit is None else query.limit(limit)))
+
+
+def count_runs(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Run)) or 0
 
 
 def delete_run(session: Session, run_id: str) -> bool:
@@ -284,14 +291,13 @@ def add_config_change(session: Session, run_id: str, step: int, changes: dict[st
     session.flush()
 
 
-def config_changes(session: Session, run_id: str) -> list[dict[str, Any]]:
-    """A run's live changes, ``{"step", "changes"}`` in the order they took effect."""
-    rows = session.execute(
-        select(ConfigChange.step, ConfigChange.changes)
-        .where(ConfigChange.run_id == run_id)
-        .order_by(ConfigChange.step, ConfigChange.id)
-    )
-    return [{"step": step, "changes": changes} for step, changes in rows]
+def config_changes(session: Session, run_id: str, newest: int | None = None) -> list[dict[str, Any]]:
+    """A run's live changes, ``{"step", "changes"}`` in the order they took effect; only the ``newest`` many when
+    given (still oldest first), so a run patched without end still answers in bounded size."""
+    query = select(ConfigChange.step, ConfigChange.changes).where(ConfigChange.run_id == run_id)
+    rows = session.execute(_newest_first(query, (ConfigChange.step, ConfigChange.id), newest))
+    found = [{"step": step, "changes": changes} for step, changes in rows]
+    return found if newest is None else found[::-1]
 
 
 def add_alert(session: Session, run_id: str, step: int, kind: str, message: str, cleared: bool = False) -> None:
@@ -301,17 +307,30 @@ def add_alert(session: Session, run_id: str, step: int, kind: str, message: str,
     session.flush()
 
 
-def alerts(session: Session, run_id: str) -> list[dict[str, Any]]:
-    """A run's alerts, ``{"step", "kind", "message", "cleared", "created_at"}`` ascending by step."""
-    rows = session.execute(
-        select(Alert.step, Alert.kind, Alert.message, Alert.cleared, Alert.created_at)
-        .where(Alert.run_id == run_id)
-        .order_by(Alert.step, Alert.id)
-    )
-    return [
+def alerts(session: Session, run_id: str, newest: int | None = None) -> list[dict[str, Any]]:
+    """A run's alerts, ``{"step", "kind", "message", "cleared", "created_at"}`` ascending by step; only the
+    ``newest`` many when given."""
+    query = select(Alert.step, Alert.kind, Alert.message, Alert.cleared, Alert.created_at).where(Alert.run_id == run_id)
+    rows = session.execute(_newest_first(query, (Alert.step, Alert.id), newest))
+    found = [
         {"step": step, "kind": kind, "message": message, "cleared": cleared, "created_at": created_at.isoformat()}
         for step, kind, message, cleared, created_at in rows
     ]
+    return found if newest is None else found[::-1]
+
+
+def _newest_first(query: SelectT, order: tuple[Any, ...], newest: int | None) -> SelectT:
+    """``query`` in ascending ``order``, or, with ``newest``, its last ``newest`` rows in descending order."""
+    if newest is None:
+        return query.order_by(*order)
+    return query.order_by(*(column.desc() for column in order)).limit(newest)
+
+
+def count_entries(session: Session, run_id: str) -> dict[str, int]:
+    """How many config changes and alerts a run has, for a detail that shows only the newest of each."""
+    changes = session.scalar(select(func.count()).select_from(ConfigChange).where(ConfigChange.run_id == run_id))
+    alerts = session.scalar(select(func.count()).select_from(Alert).where(Alert.run_id == run_id))
+    return {"changes_total": changes or 0, "alerts_total": alerts or 0}
 
 
 def mark_interrupted(session: Session) -> list[str]:

@@ -53,6 +53,17 @@ def serve(data_dir: Path, apps: list[Any] | None = None, **settings: Any) -> Ite
         sock.close()
 
 
+def api_routes(*, mutating: bool) -> list[tuple[str, str]]:
+    """Every route of the published OpenAPI schema, as (method, path): the mutating ones, or the reads (GET)."""
+    spec = create_app(Settings(data_dir=Path("unused"))).openapi()
+    return [
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if (method.upper() not in ("GET", "HEAD", "OPTIONS")) == mutating
+    ]
+
+
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     yield from serve(tmp_path / "data", warm_workers=0)

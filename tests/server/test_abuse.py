@@ -4,6 +4,15 @@ Expected outcome of each: refused with a clear 4xx (or websocket close/handshake
 server still healthy, and nothing created (no dataset listed, no file in the data dir's datasets folder, no run).
 The upload store's own refusals (txt/exe types, a bad .npz, broken or mixed zips, ``../`` and absolute member names,
 a zip declaring a huge size) are proven in test_datasets_api.py; here are the ones it does not cover, end to end.
+
+This module covers each class of abuse by enumeration, so a new route or field is covered (or fails) without a new
+test: every free-text config field and every file-path field over every config-carrying route; every read route's
+response bound, measured on a crowded store; every mutating route without the token. The suite's other modules
+hold the instances that need servers set up their own way: test_hosts.py (the Host/Origin matrix for REST and
+websockets, and every mutating route against forged cross-site requests), test_abuse_requests.py (paths under a
+data root, upload quotas, nested bodies), test_abuse_responses.py (long histories, samples and export sizes),
+test_abuse_frames.py (malformed websocket frames), test_quota.py (parallel create/fork/resume races, paused runs,
+snapshot budgets) and test_control_latency.py (control within a second of a costly step).
 """
 
 from __future__ import annotations
@@ -28,9 +37,9 @@ from numpy.lib import format as npy_format
 from websockets.sync.client import connect
 
 from models.config import config_schema
-from server.app import create_app
-from server.settings import Settings
-from tests.server.conftest import serve
+from server.api.runs import DETAIL_ENTRIES, RUNS_PAGE, RUNS_PAGE_MAX
+from server.db.repository import METRICS_MAX_POINTS
+from tests.server.conftest import api_routes, serve
 from tests.server.test_runs_api import receive_until, ws_url
 from tests.server.test_security import refused_with_4401
 from tests.server.upload_files import npz_bytes, png, zip_bytes
@@ -357,18 +366,7 @@ def test_overrides_that_set_a_field_inside_a_value_are_422_not_500(server: str, 
 # ----------------------------------------------------------------------------------------- tokens
 
 
-def mutating_routes() -> list[tuple[str, str]]:
-    """Every non-GET route of the published OpenAPI schema."""
-    spec = create_app(Settings(data_dir=Path("unused"))).openapi()
-    return [
-        (method.upper(), path)
-        for path, ops in spec["paths"].items()
-        for method in ops
-        if method.upper() not in ("GET", "HEAD", "OPTIONS")
-    ]
-
-
-@pytest.mark.parametrize(("method", "path"), mutating_routes())
+@pytest.mark.parametrize(("method", "path"), api_routes(mutating=True))
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}],
@@ -443,3 +441,210 @@ def test_a_flood_of_2000_websocket_patches_is_applied_in_order_while_training_an
             time.sleep(0.1)
         ws.send(json.dumps({"type": "stop"}))
         receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "stopped")
+
+
+# ----------------------------------------------------------------------------------------- file paths, every one
+
+
+def string_fields(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(model, field, its schema) for every string-valued field of every model in the config schema."""
+    for model, definition in [("RunConfig", schema), *schema["$defs"].items()]:
+        for name, field in definition.get("properties", {}).items():
+            options = field.get("anyOf", [field])
+            if any(option.get("type") == "string" for option in options):
+                yield model, name, field
+
+
+def file_path_datasets() -> list[tuple[str, str]]:
+    """(dataset kind, field) for every dataset kind with a field the schema marks ``file_path``."""
+    schema = config_schema()
+    return [
+        (schema["$defs"][model]["properties"]["kind"]["const"], name)
+        for model, name, field in string_fields(schema)
+        if field.get("file_path")
+    ]
+
+
+def test_every_free_text_field_of_the_config_is_a_confined_file_path_or_constrained():
+    """A string field the API takes is either a file path (confined to the data root: ``file_path``) or held to a
+    pattern or a fixed set of values; a new free-text field fails here until it is one or the other."""
+    loose = [
+        (model, name)
+        for model, name, field in string_fields(config_schema())
+        if not field.get("file_path")
+        and not any("pattern" in o or "const" in o or "enum" in o for o in field.get("anyOf", [field]))
+    ]
+    assert loose == []
+    assert file_path_datasets(), "the schema marks no file path: the path tests below would test nothing"
+
+
+@pytest.fixture(scope="module")
+def parent_run(server: str) -> str:
+    run = httpx.post(f"{server}/api/runs", json={"preset": "ring-vanilla", "overrides": {"steps": 5}}, headers=AUTH)
+    assert run.status_code == 201, run.text
+    return run.json()["id"]
+
+
+def config_carrying_requests(parent: str, kind: str, field: str, value: str) -> dict[str, tuple[str, dict]]:
+    """Every way a request over the API can set a dataset's file-path field: (url path, JSON body)."""
+    block = {"kind": kind, field: value}
+    return {
+        "create-config": ("/api/runs", {"config": {"steps": 5, "dataset": block}}),
+        "create-preset-nested": ("/api/runs", {"preset": "ring-vanilla", "overrides": {"dataset": block}}),
+        "create-preset-dotted": (
+            "/api/runs",
+            {"preset": "ring-vanilla", "overrides": {"dataset.kind": kind, f"dataset.{field}": value}},
+        ),
+        "fork-nested": (f"/api/runs/{parent}/fork", {"overrides": {"dataset": block}}),
+        "fork-dotted": (f"/api/runs/{parent}/fork", {"overrides": {"dataset.kind": kind, f"dataset.{field}": value}}),
+    }
+
+
+@pytest.mark.parametrize(("kind", "field"), file_path_datasets())
+def test_every_file_path_field_over_every_config_route_is_422_with_one_reason_and_creates_nothing(
+    server: str, data_dir: Path, parent_run: str, kind: str, field: str
+):
+    """Without a data root the API takes no file path: for each field the schema marks, through a create (config or
+    preset overrides, nested or dotted) and a fork, a path to an existing file, a missing one, a directory or a
+    system file is one and the same 422 naming the field: no oracle for what exists, and no run."""
+    before = stored(server, data_dir)
+    reasons = set()
+    for value in ["/etc/passwd", "/no/such/file.npz", "/tmp", "../../../../etc/hostname", "data.npz"]:
+        for form, (path, body) in config_carrying_requests(parent_run, kind, field, value).items():
+            response = httpx.post(server + path, json=body, headers=AUTH, timeout=30)
+            assert response.status_code == 422, (form, value, response.text)
+            [error] = response.json()["detail"]
+            assert error["field"] == f"dataset.{field}", (form, value, error)
+            reasons.add(error["reason"])
+    assert len(reasons) == 1, reasons
+    assert stored(server, data_dir) == before
+
+
+# ----------------------------------------------------------------------------------------- every read's size
+
+CROWD_RUNS = RUNS_PAGE_MAX + 150
+CROWD_ENTRIES = 4 * DETAIL_ENTRIES  # config changes and alerts of one run
+CROWD_HISTORY = METRICS_MAX_POINTS + 5000  # metric rows of one run
+CROWD_NAMES = ["d_loss", "g_loss", "d_real", "d_fake"]
+CROWD_UPLOADS = 5
+MiB = 2**20
+
+# Every read route, how its answer stays bounded whatever the store holds, and the worst request for it that the
+# crowded store below can be asked ({long}: a run with a history past METRICS_MAX_POINTS; {patched}: a run with
+# CROWD_ENTRIES changes and alerts), with the bytes it may take; None: proven by the named test of the suite, for
+# answers that need a trained run. A new read route fails `test_every_read_route_states_its_bound` until it is here.
+READ_BOUNDS: dict[str, tuple[str, str | None, int | str]] = {
+    "/api/meta": ("constant: derived from the schema and the metrics", "/api/meta", MiB),
+    "/api/health": ("constant", "/api/health", 64 * 1024),
+    "/api/schema": ("constant: the config schema", "/api/schema", MiB),
+    "/api/presets": ("constant: the presets", "/api/presets", MiB),
+    "/api/datasets": ("max_uploads entries", "/api/datasets", CROWD_UPLOADS * 2048),
+    "/api/runs": (f"pages of at most {RUNS_PAGE_MAX} runs", f"/api/runs?limit={RUNS_PAGE_MAX}", RUNS_PAGE_MAX * 2048),
+    "/api/runs/{run_id}": (
+        f"the newest {DETAIL_ENTRIES} changes and alerts",
+        "/api/runs/{patched}",
+        2 * DETAIL_ENTRIES * 1024,
+    ),
+    "/api/runs/{run_id}/metrics": (
+        f"at most {METRICS_MAX_POINTS} points (422 asking for more)",
+        f"/api/runs/{{long}}/metrics?max_points={METRICS_MAX_POINTS}",
+        METRICS_MAX_POINTS * (1 + len(CROWD_NAMES)) * 24,
+    ),
+    "/api/runs/{run_id}/samples": (
+        "max_samples_bytes (413 naming the n that fits)",
+        None,
+        "test_abuse_responses.py::test_json_samples_over_the_response_limit_are_413_naming_n_and_the_largest_n_that_fits",
+    ),
+    "/api/runs/{run_id}/snapshots": (
+        "snapshots_per_run steps: older grids are thinned",
+        None,
+        "test_quota.py::test_image_snapshots_stay_within_the_budget_spread_evenly_over_the_run",
+    ),
+    "/api/runs/{run_id}/snapshots/{step}": (
+        "one grid of at most 64 samples, streamed from disk",
+        None,
+        "test_snapshots_api.py",
+    ),
+    "/api/runs/{run_id}/checkpoint": (
+        "one checkpoint: the networks' size is bounded by the schema; streamed from disk",
+        None,
+        "test_runs_api.py",
+    ),
+    "/api/runs/{run_id}/export": (
+        "the whole history, streamed from a temporary file, never held in memory",
+        None,
+        "test_abuse_responses.py::test_export_of_a_long_history_carries_every_row_yet_never_holds_the_history_in_memory",
+    ),
+}
+
+
+def test_every_read_route_states_its_bound_and_each_named_proof_exists():
+    assert {path for _, path in api_routes(mutating=False)} == set(READ_BOUNDS)
+    here = Path(__file__).parent
+    for _, url, proof in READ_BOUNDS.values():
+        if url is None:
+            module, _, test = str(proof).partition("::")
+            source = (here / module).read_text()
+            assert not test or f"def {test}(" in source, proof
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server whose store holds more of everything than one answer may carry, written through the repository
+    (far faster than making it by hand): runs past a page, a run patched and alerted without end, a history past
+    the metrics cap, and a full upload store."""
+    from server.db import repository as repo
+    from tests.server.conftest import long_run
+
+    apps: list[Any] = []
+    for base in serve(tmp_path_factory.mktemp("crowded"), apps, warm_workers=0, max_uploads=CROWD_UPLOADS):
+        jobs = apps[0].state.jobs
+        with jobs.sessions() as session:
+            for _ in range(CROWD_RUNS):
+                repo.create_run(session, config={}, preset="ring-vanilla", status="completed")
+            patched = repo.create_run(session, config={}, preset=None, status="completed").id
+            for step in range(CROWD_ENTRIES):
+                repo.add_config_change(session, patched, step, {"train.lr_g": 1e-4 + step * 1e-8})
+                cleared = step % 2 == 1
+                repo.add_alert(session, patched, step, "mode_collapse", "samples on 1 of 8 modes", cleared=cleared)
+            session.commit()
+        ids = {"patched": patched, "long": long_run(apps[0], CROWD_HISTORY, CROWD_NAMES)}
+        for i in range(CROWD_UPLOADS):
+            made = httpx.post(f"{base}/api/datasets", files={"file": (f"d{i}.npz", npz_bytes(x=np.ones((50, 2))))})
+            assert made.status_code == 201, made.text
+        yield base, ids
+
+
+@pytest.mark.parametrize("route", [route for route, (_, url, _) in READ_BOUNDS.items() if url is not None])
+def test_every_read_on_a_crowded_store_stays_within_its_bound(crowded: tuple[str, dict[str, str]], route: str):
+    base, ids = crowded
+    _, url, limit = READ_BOUNDS[route]
+    response = httpx.get(base + str(url).format(**ids), timeout=60)
+    assert response.status_code == 200, response.text
+    assert len(response.content) <= int(limit), (route, len(response.content))
+
+
+def test_a_crowded_store_is_read_in_pages_and_a_patched_run_shows_its_newest_entries_with_totals(
+    crowded: tuple[str, dict[str, str]],
+):
+    """The run list pages through every run (X-Total-Count, newest first, no run twice); a run's detail and its
+    stream's snapshot carry the newest DETAIL_ENTRIES changes and alerts, oldest first, and how many there are."""
+    base, ids = crowded
+    first = httpx.get(f"{base}/api/runs")
+    total = int(first.headers["X-Total-Count"])
+    assert total == CROWD_RUNS + 2 and len(first.json()) == RUNS_PAGE
+    seen: list[str] = []
+    for offset in range(0, total, RUNS_PAGE_MAX):
+        page = httpx.get(f"{base}/api/runs", params={"limit": RUNS_PAGE_MAX, "offset": offset})
+        seen += [r["id"] for r in page.json()]
+    assert len(seen) == len(set(seen)) == total
+    for bad in ({"limit": 0}, {"limit": RUNS_PAGE_MAX + 1}, {"offset": -1}):
+        refused_with = httpx.get(f"{base}/api/runs", params=bad)
+        assert refused_with.status_code == 422 and next(iter(bad)) in refused_with.text
+    detail = httpx.get(f"{base}/api/runs/{ids['patched']}").json()
+    with connect(base.replace("http", "ws") + f"/api/runs/{ids['patched']}/stream", max_size=None) as ws:
+        snapshot = json.loads(ws.recv(timeout=30))["run"]
+    for run in (detail, snapshot):
+        assert run["changes_total"] == run["alerts_total"] == CROWD_ENTRIES
+        assert [c["step"] for c in run["changes"]] == list(range(CROWD_ENTRIES - DETAIL_ENTRIES, CROWD_ENTRIES))
+        assert [a["step"] for a in run["alerts"]] == list(range(CROWD_ENTRIES - DETAIL_ENTRIES, CROWD_ENTRIES))

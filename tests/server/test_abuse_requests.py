@@ -168,11 +168,11 @@ def test_uploaded_datasets_still_train_without_a_data_root(server: str):
 
 def test_built_in_datasets_pass_the_path_check_unchanged_without_a_data_root():
     """fashion_mnist without a path reads the server's own install: no path to refuse, the config kept as is."""
-    from server.security import confine_dataset_path
+    from server.security import confine_config_paths
 
     for dataset in ({"kind": "fashion_mnist"}, {"kind": "ring"}, {"kind": "upload", "id": "0" * 32}):
         config = parse_config({"dataset": dataset})
-        assert confine_dataset_path(config, Settings()) == config
+        assert confine_config_paths(config, Settings()) == config
 
 
 def test_fork_overrides_naming_a_file_are_422_without_a_data_root(

@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from server.api.stream import SNAPSHOT_POINTS
 from server.db import repository as repo
-from server.samples import MAX_SAMPLES_BYTES
+from server.settings import MAX_SAMPLES_BYTES
 from tests.server.conftest import history_value, serve
 from tests.server.conftest import long_run as write_history
 from tests.server.upload_files import npz_bytes

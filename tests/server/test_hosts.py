@@ -19,9 +19,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from server.app import create_app
 from server.settings import Settings
-from tests.server.conftest import serve
+from tests.server.conftest import api_routes, serve
 from tests.server.test_runs_api import receive_until
 from tests.server.upload_files import npz_bytes
 
@@ -217,17 +216,6 @@ def test_rest_host_and_origin_matrix_for_a_read_and_a_mutating_call(server: str,
 # ----------------------------------------------------------------------------------------- cross-site
 
 
-def mutating_routes() -> list[tuple[str, str]]:
-    """Every non-GET route of the published OpenAPI schema."""
-    spec = create_app(Settings(data_dir=Path("unused"))).openapi()
-    return [
-        (method.upper(), path)
-        for path, ops in spec["paths"].items()
-        for method in ops
-        if method.upper() not in ("GET", "HEAD", "OPTIONS")
-    ]
-
-
 FORGED = {
     "foreign-origin": {"Origin": "http://evil.example"},
     "foreign-origin-same-host-other-port": {"Origin": "http://127.0.0.1:1"},
@@ -237,7 +225,7 @@ FORGED = {
 }
 
 
-@pytest.mark.parametrize(("method", "path"), mutating_routes())
+@pytest.mark.parametrize(("method", "path"), api_routes(mutating=True))
 @pytest.mark.parametrize("headers", list(FORGED.values()), ids=list(FORGED))
 def test_every_mutating_route_refuses_a_request_a_foreign_page_could_forge(
     server: str, run_id: str, data_dir: Path, method: str, path: str, headers: dict

@@ -26,6 +26,17 @@ export function token() {
 
 /** @param {string} path @param {RequestInit & {json?: unknown}} [init] */
 export async function api(path, init = {}) {
+  return (await request(path, init)).data;
+}
+
+/** A page of a list route with the size of the whole list (its X-Total-Count header). @param {string} path */
+export async function apiPage(path) {
+  const { data, response } = await request(path);
+  return { items: data, total: Number(response.headers.get("X-Total-Count") ?? data.length) };
+}
+
+/** @param {string} path @param {RequestInit & {json?: unknown}} [init] */
+async function request(path, init = {}) {
   const headers = new Headers(init.headers);
   const secret = token();
   if (secret) headers.set("Authorization", `Bearer ${secret}`);
@@ -35,7 +46,7 @@ export async function api(path, init = {}) {
     body = JSON.stringify(init.json);
   }
   const response = await fetch(path, { ...init, headers, body });
-  if (response.status === 204) return null;
+  if (response.status === 204) return { data: null, response };
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
@@ -45,7 +56,7 @@ export async function api(path, init = {}) {
       : [{ field: "request", reason: typeof detail === "string" ? detail : response.statusText }];
     throw new ApiError(response.status, errors);
   }
-  return data;
+  return { data, response };
 }
 
 /** The websocket URL of a run's stream, with the token as a query parameter (browsers cannot set headers). */

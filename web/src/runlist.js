@@ -1,6 +1,6 @@
 // The run list: every run with its lineage (children indented under their parent), status, step and last
 // metrics; tick 2–4 runs to compare them.
-import { api } from "./api.js";
+import { apiPage } from "./api.js";
 import { h, shortId } from "./dom.js";
 import { summaryMetrics } from "./meta.js";
 import { show } from "./schema.js";
@@ -15,6 +15,14 @@ export function createRunList(navigate, meta) {
   const compare = h("button", { type: "button", testid: "compare-selected", disabled: true }, "Compare selected");
   const hint = h("span", { class: "muted small" }, "tick 2–4 runs");
   const selected = new Set();
+  const PAGE = 100; // the server's default page; it says how many runs there are in all
+  let offset = 0;
+  const newer = h("button", { type: "button", testid: "runs-newer", hidden: true }, "← newer");
+  const older = h("button", { type: "button", testid: "runs-older", hidden: true }, "older →");
+  const counter = h("span", { class: "muted small", testid: "runs-count" });
+  const turn = (by) => { offset = Math.max(0, offset + by); clearTimeout(timer); refresh(); };
+  newer.addEventListener("click", () => turn(-PAGE));
+  older.addEventListener("click", () => turn(PAGE));
   let timer = 0;
   let stopped = false;
 
@@ -42,7 +50,11 @@ export function createRunList(navigate, meta) {
 
   async function refresh() {
     try {
-      const runs = await api("/api/runs");
+      const { items: runs, total } = await apiPage(`/api/runs?limit=${PAGE}&offset=${offset}`);
+      if (!runs.length && offset > 0) { offset = Math.max(0, offset - PAGE); return refresh(); }
+      newer.hidden = offset === 0;
+      older.hidden = offset + runs.length >= total;
+      counter.textContent = total > PAGE ? `runs ${offset + 1}–${offset + runs.length} of ${total}` : "";
       const byParent = new Map();
       const ids = new Set(runs.map((r) => r.id));
       for (const r of runs) {
@@ -59,6 +71,7 @@ export function createRunList(navigate, meta) {
   }
   refresh();
   syncButton();
-  const element = h("section", { class: "runs" }, h("h2", {}, "Runs"), h("div", { class: "row" }, compare, hint), list);
+  const element = h("section", { class: "runs" }, h("h2", {}, "Runs"), h("div", { class: "row" }, compare, hint), list,
+    h("div", { class: "row" }, newer, counter, older));
   return { element, destroy() { stopped = true; clearTimeout(timer); } };
 }
