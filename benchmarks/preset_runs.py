@@ -21,18 +21,21 @@ class PresetRun:
         return self.steps / self.wall
 
 
-def run_preset(preset: str, seed: int, steps: int | None = None, data_dir: str = "data") -> PresetRun:
-    """One training run of ``preset`` at one thread; quality metrics are carried forward between measurements."""
+def run_preset(
+    preset: str, seed: int, steps: int | None = None, data_dir: str = "data", overrides: dict[str, Any] | None = None
+) -> PresetRun:
+    """One training run of ``preset`` at one thread; quality metrics are carried forward between measurements.
+    ``overrides``: any other fields, dotted (``{"tricks.r1_gamma": 0.1}``)."""
     import torch
 
     torch.set_num_threads(1)
     from models.presets import preset_config
     from models.trainer import Trainer
 
-    overrides: dict[str, Any] = {"seed": seed}
+    patch: dict[str, Any] = (overrides or {}) | {"seed": seed}
     if steps:
-        overrides["steps"] = steps
-    config = preset_config(preset, overrides)
+        patch["steps"] = steps
+    config = preset_config(preset, patch)
     trainer = Trainer(config, data_dir)
     trainer.evaluate()  # builds any quality classifier before the clock starts
     carried: dict[str, float] = {}

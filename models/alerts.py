@@ -37,6 +37,7 @@ class Alert:
 
 PATIENCE = 50  # consecutive steps a per-step condition must hold (or stay false, to clear)
 EVAL_PATIENCE = 2  # consecutive quality evaluations a collapse must stay gone before it is reported cleared
+CONVERGED_DISTANCE = 0.05  # a Dirac-GAN this close to θ = ψ = 0 has converged (models.dirac)
 
 
 class AlertMonitor:
@@ -68,11 +69,13 @@ class AlertMonitor:
             "D no longer rejects every fake: G gets a useful gradient again.",
         )
         grad = metrics.get("grad_norm_g")
+        # A Dirac-GAN at its equilibrium has no gradient left because it has arrived: that is convergence.
+        arrived = metrics.get("equilibrium_distance", float("inf")) < CONVERGED_DISTANCE
         self._judge(
             out,
             "vanishing_gradient",
             step,
-            grad is not None and grad < 1e-2,
+            grad is not None and grad < 1e-2 and not arrived,
             self.patience,
             "G's gradient has almost vanished, so G has stopped learning. Try the non-saturating loss "
             "(if on minimax), instance noise, or a weaker D.",

@@ -106,8 +106,25 @@ class UploadData(Strict):
     id: str = fixed(..., "The id the upload returned: 32 lowercase hex characters.", pattern=r"^[0-9a-f]{32}$")
 
 
+class DiracData(Strict):
+    kind: Literal["dirac"] = fixed(
+        "dirac",
+        "Dirac-GAN (Mescheder et al. 2018 §2): real data is a point mass at 0, one number per sample; model.arch "
+        "dirac only.",
+    )
+
+
 DatasetConfig = Annotated[
-    RingData | GridData | SpiralData | MoonsData | PointsData | DigitsData | FashionMnistData | NpzData | UploadData,
+    RingData
+    | GridData
+    | SpiralData
+    | MoonsData
+    | PointsData
+    | DigitsData
+    | FashionMnistData
+    | NpzData
+    | UploadData
+    | DiracData,
     Field(discriminator="kind"),
 ]
 LABELLED_KINDS = frozenset({"digits", "fashion_mnist", "npz", "upload"})
@@ -118,7 +135,11 @@ IMAGE_KINDS = frozenset({"digits", "fashion_mnist"})
 
 
 class ModelConfig(Strict):
-    arch: Literal["mlp", "dcgan"] = fixed("mlp", "MLP for any data; DCGAN for 8, 16, 28 or 32 px images.")
+    arch: Literal["mlp", "dcgan", "dirac"] = fixed(
+        "mlp",
+        "MLP for any data; DCGAN for 8, 16, 28 or 32 px images; dirac: the Dirac-GAN's one-parameter G(z) = θ and "
+        "linear D(x) = ψ·x (dataset.kind dirac only).",
+    )
     z_dim: int = fixed(16, "Latent dimension.", ge=1, le=512)
     hidden: int = fixed(
         64,
@@ -134,6 +155,8 @@ class ModelConfig(Strict):
     batch_norm: bool = fixed(True, "DCGAN: batch norm in G and D (never on G's output or D's input).")
     conditional: bool = fixed(False, "Conditional GAN: the label is fed to G and D (needs a labelled dataset).")
     label_dim: int = fixed(16, "Size of the label embedding of a conditional GAN.", ge=1, le=256)
+    theta0: float = fixed(1.0, "Dirac-GAN: G's parameter θ at step 0 (the equilibrium is θ = ψ = 0).", ge=-10, le=10)
+    psi0: float = fixed(1.0, "Dirac-GAN: D's parameter ψ at step 0.", ge=-10, le=10)
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -152,6 +175,11 @@ class TrainConfig(Strict):
     d_steps: int = live(1, "D updates per G update (Goodfellow 2014, Alg. 1).", ge=1, le=20)
     loss: LossName = live("nonsaturating", "GAN loss.")
     gp_weight: float = live(10.0, "Gradient penalty weight of wasserstein_gp.", ge=0, le=1000)
+    updates: Literal["alternating", "simultaneous"] = live(
+        "alternating",
+        "alternating: G steps against D after this step's D updates; simultaneous: both step from the same point "
+        "(G's gradient is taken against D as it was before them).",
+    )
 
     @field_validator("betas")
     @classmethod
@@ -191,6 +219,12 @@ class TricksConfig(Strict):
     feature_matching: FeatureMatching = Field(default_factory=FeatureMatching)
     replay: Replay = Field(default_factory=Replay)
     pack: int = fixed(1, "PacGAN: D judges m samples at once (Lin et al. 2018); 1 is off.", ge=1, le=8)
+    r1_gamma: float = live(
+        0.0,
+        "R1: γ/2·E‖∇ₓD(x)‖² on real data added to D's loss (Mescheder et al. 2018, eq. 9); 0 is off.",
+        ge=0,
+        le=1000,
+    )
 
 
 class StreamConfig(Strict):
@@ -230,6 +264,12 @@ class RunConfig(Strict):
             raise ValueError(f"model.conditional: dataset '{kind}' has no labels")
         if self.model.arch == "dcgan" and kind not in IMAGE_KINDS | {"npz", "upload"}:
             raise ValueError(f"model.arch: dcgan needs an image dataset, not '{kind}'")
+        if self.model.arch == "dirac" and kind != "dirac":
+            raise ValueError(f"model.arch: dirac needs dataset.kind dirac, not '{kind}'")
+        if kind == "dirac" and self.model.arch != "dirac":
+            raise ValueError(f"dataset.kind: dirac data is for model.arch dirac, not '{self.model.arch}'")
+        if self.model.arch == "dirac" and self.tricks.pack > 1:
+            raise ValueError("tricks.pack: packing is not defined for the Dirac-GAN's one-parameter D")
         if self.train.batch_size % self.tricks.pack:
             raise ValueError("train.batch_size: must be a multiple of tricks.pack")
         if self.model.conditional and self.tricks.pack > 1:
@@ -256,7 +296,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     if (
         len(parts) > 1
         and parts[0] == "dataset"
-        and parts[1] in {"ring", "grid", "spiral", "moons", "points", "digits", "fashion_mnist", "npz", "upload"}
+        and parts[1]
+        in {"ring", "grid", "spiral", "moons", "points", "digits", "fashion_mnist", "npz", "upload", "dirac"}
     ):
         parts.pop(1)
     return ".".join(parts) or "config"
@@ -361,7 +402,7 @@ def apply_patch(config: RunConfig, patch: dict[str, Any], *, live_only: bool = T
     errors = []
     for path, value in leaves.items():
         if live_only and path not in allowed:
-            known = _path_exists(path, data)
+            known = path_exists(path, data)
             reason = "not a live field; fork the run to change it" if known else "no such field"
             errors.append({"field": path, "reason": reason})
             continue
@@ -372,7 +413,8 @@ def apply_patch(config: RunConfig, patch: dict[str, Any], *, live_only: bool = T
     return parse_config(data)
 
 
-def _path_exists(path: str, data: dict[str, Any]) -> bool:
+def path_exists(path: str, data: dict[str, Any]) -> bool:
+    """Whether the dotted ``path`` names a key in the nested dict ``data``."""
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:

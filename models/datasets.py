@@ -25,6 +25,7 @@ import torch
 from models.config import (
     DatasetConfig,
     DigitsData,
+    DiracData,
     FashionMnistData,
     GridData,
     MoonsData,
@@ -93,10 +94,10 @@ class Dataset:
         return tuple(self.x.shape[1:])
 
     @cached_property
-    def bounds(self) -> tuple[float, float, float, float]:
+    def bounds(self) -> tuple[float, ...]:
         """(xmin, xmax, ymin, ymax) of 2D data plus a 10% margin per axis, so D's field covers the data and
-        a little around it, where mode-dropping fakes tend to wander. Cached: every field frame asks, and a
-        min/max over 50 000 points costs a quarter of a frame."""
+        a little around it, where mode-dropping fakes tend to wander; (xmin, xmax) of 1-D data (the Dirac-GAN's).
+        Cached: every field frame asks, and a min/max over 50 000 points costs a quarter of a frame."""
         if self.is_image:
             raise ValueError(f"bounds is defined only for 2D data; '{self.name}' holds images")
         lo = self.x.amin(dim=0).tolist()
@@ -105,7 +106,7 @@ class Dataset:
         for a, b in zip(lo, hi, strict=True):
             margin = 0.1 * (b - a) if b > a else 0.1  # a degenerate axis still gets a visible strip
             out += [a - margin, b + margin]
-        return out[0], out[1], out[2], out[3]
+        return tuple(out)
 
     def to(self, device: torch.device | str) -> Dataset:
         """A copy on ``device``, so the training loop samples without a host-to-device copy per batch."""
@@ -151,6 +152,8 @@ def load_dataset(config: DatasetConfig, seed: int, data_dir: Path | None = None)
         return _npz(config, data_dir)
     if isinstance(config, UploadData):
         return _upload(config, data_dir)
+    if isinstance(config, DiracData):
+        return _dirac()
     raise DatasetError(f"unknown dataset config {type(config).__name__}")
 
 
@@ -240,6 +243,12 @@ def _points(config: PointsData, seed: int) -> Dataset:
     drawn = np.asarray(config.points, dtype=np.float64).reshape(-1, 2)
     x = drawn[rng.integers(len(drawn), size=config.n)] + config.std * rng.standard_normal((config.n, 2))
     return _points_dataset("points", _fit_box(x))
+
+
+def _dirac() -> Dataset:
+    """The Dirac-GAN's data (Mescheder et al. 2018 §2): every real sample is the number 0. One stored point is the
+    whole distribution; it has no modes to cover (a mode-coverage score of one point would say nothing)."""
+    return _points_dataset("dirac", np.zeros((1, 1)))
 
 
 # ----------------------------------------------------------------------------------------- images

@@ -1,4 +1,5 @@
-"""GAN Lab's views of a 2D run: D's verdict over the plane, and where G's loss pushes each generated point.
+"""GAN Lab's views of a 2D run: D's verdict over the plane, and where G's loss pushes each generated point; for a
+Dirac-GAN, the paper's view instead: the update vector field over the (θ, ψ) plane.
 
 The server ships these to the page every few steps; all tensor maths stays here.
 """
@@ -9,12 +10,15 @@ from typing import Any
 
 import torch
 
-from models import tricks
+from models import dirac, tricks
 from models.losses import LOSSES
 from models.quality2d import mode_counts
-from models.trainer import Trainer
+from models.trainer import Trainer, discriminator_loss
 
 FRAME_DECIMALS = 3  # a thousandth of the data's scale is far below a pixel; full floats make frames far longer
+DIRAC_RESOLUTION = 17  # arrows per side of the Dirac field: denser ones could not be told apart on the page
+DIRAC_NOISE_DRAWS = 1000  # fixed instance-noise draws the Dirac field averages over, as the notebook does
+DIRAC_NOISE_SEED_OFFSET = 104_729  # the field's fixed noise, apart from the run's own stream
 
 
 def _rounded(values: torch.Tensor) -> list[Any]:
@@ -26,7 +30,10 @@ def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[st
     the unit direction −∇ₓ g_loss at each sample: the way G's loss pulls that point. Beside them: ``real``,
     ``n`` data points taken at an even stride (a fixed subset that spans the data even when it is stored in
     order, as a spiral is), and for mixture
-    data the mode ``centers`` with ``covered`` flags by the same 3σ rule as ``modes_covered``."""
+    data the mode ``centers`` with ``covered`` flags by the same 3σ rule as ``modes_covered``. A Dirac-GAN run gets
+    its vector field instead (``dirac_field_frame``; ``n``, ``resolution`` and ``seed`` do not apply)."""
+    if trainer.config.model.arch == "dirac":
+        return dirac_field_frame(trainer)
     if trainer.data.is_image or trainer.config.model.conditional:
         raise ValueError("field frames exist for unconditional 2D runs only")
     xmin, xmax, ymin, ymax = trainer.data.bounds
@@ -63,4 +70,76 @@ def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[st
         "real": _rounded(data.x[:: max(1, data.x.shape[0] // n)][:n]),
         "centers": centers,
         "covered": covered,
+    }
+
+
+def dirac_field_frame(trainer: Trainer, resolution: int = DIRAC_RESOLUTION) -> dict[str, Any]:
+    """The Dirac-GAN's phase portrait (Mescheder et al. 2018, Fig. 1), as data for the page to draw.
+
+    At each point of a ``resolution``² grid over the (θ, ψ) plane, the direction each player's gradient step would
+    take there, (−∂L_G/∂θ, −∂L_D/∂ψ), before the learning rates scale it. It is computed by the run's own code: its
+    loss, label smoothing, instance noise at the run's current σ (averaged over ``DIRAC_NOISE_DRAWS`` draws fixed
+    for the frame, the same at every grid point, so the field is smooth), R1 and the WGAN-GP penalty, through
+    ``discriminator_loss`` on a bank of independent Dirac-GANs, one per grid point (every loss term is a mean over
+    the batch, so each point's gradient is the bank's times the number of points). ``train.updates`` does not
+    change the field, only how the players move along it. Tricks whose update depends on more than (θ, ψ), i.e. on
+    the run's history, are left out and named in ``omitted``: feature matching (it compares batch means across
+    the whole bank), unrolling (it continues D's optimiser state) and experience replay (its buffer).
+
+    Keys: ``kind`` "dirac"; ``bounds`` [θmin, θmax, ψmin, ψmax], a square on the equilibrium that holds the
+    trajectory so far and at least [−2, 2]²; ``resolution`` R; ``theta`` and ``psi``, the R grid coordinates of
+    each axis; ``vectors``, R rows of R [dθ, dψ] pairs, row i at ψ = psi[i] (from ψmin up), column j at
+    θ = theta[j]; ``point`` [θ, ψ], where the run stands now; ``equilibrium`` [0, 0]; ``real`` [[0]] and
+    ``samples`` [[θ]] (every real sample is 0, every generated one θ); ``loss``, ``noise_std`` and ``r1_gamma``,
+    what the field was computed with; ``omitted``, the config paths of tricks in effect that it does not show."""
+    cfg = trainer.config
+    device = trainer.device
+    theta, psi = (float(p) for p in dirac.parameters_of(trainer.generator, trainer.discriminator))
+    extent = dirac.plane_extent(trainer.generator, trainer.discriminator)
+    axis = torch.linspace(-extent, extent, resolution, device=device)  # (R,)
+    psi_grid, theta_grid = torch.meshgrid(axis, axis, indexing="ij")  # (R, R) each: row i is ψ = axis[i]
+    points = resolution * resolution
+    bank_g = dirac.DiracGenerator(theta_grid.reshape(-1)).to(device)
+    bank_d = dirac.DiracDiscriminator(psi_grid.reshape(-1)).to(device)
+    sigma = trainer.noise_std()
+    draws = DIRAC_NOISE_DRAWS if sigma > 0 else 1
+    rng = torch.Generator(device=device).manual_seed(cfg.seed + DIRAC_NOISE_SEED_OFFSET)
+    zeros = torch.zeros(draws, 1, device=device)
+    real_noise = tricks.add_instance_noise(zeros, sigma, rng).repeat(points, 1)  # (points·draws, 1)
+    fake_noise = tricks.add_instance_noise(zeros, sigma, rng).repeat(points, 1)
+    real = trainer.data.x[:1].expand(points * draws, 1)  # the point mass
+    fake = bank_g(torch.zeros(points * draws, cfg.model.z_dim, device=device))  # θ of each point, draws times
+    loss = LOSSES[cfg.train.loss]
+    d_loss, _, _ = discriminator_loss(
+        bank_d, loss, cfg, real, fake.detach(), (real + real_noise, None), (fake.detach() + fake_noise, None), rng
+    )
+    (grad_psi,) = torch.autograd.grad(d_loss, bank_d.head.psi)
+    g_loss = loss.g_loss(bank_d(fake + fake_noise))
+    (grad_theta,) = torch.autograd.grad(g_loss, bank_g.theta)
+    vectors = -points * torch.stack([grad_theta, grad_psi], dim=1).reshape(resolution, resolution, 2)
+    t = cfg.tricks
+    omitted = [
+        path
+        for path, active in (
+            ("tricks.feature_matching.enabled", t.feature_matching.enabled),
+            ("tricks.unroll_steps", t.unroll_steps > 0),
+            ("tricks.replay.size", t.replay.size > 0),
+        )
+        if active
+    ]
+    return {
+        "kind": "dirac",
+        "bounds": [-extent, extent, -extent, extent],
+        "resolution": resolution,
+        "theta": _rounded(axis),
+        "psi": _rounded(axis),
+        "vectors": _rounded(vectors.detach()),
+        "point": [theta, psi],
+        "equilibrium": [0.0, 0.0],
+        "real": [[0.0]],
+        "samples": [[theta]],
+        "loss": cfg.train.loss,
+        "noise_std": sigma,
+        "r1_gamma": t.r1_gamma,
+        "omitted": omitted,
     }

@@ -1,7 +1,8 @@
 """GAN losses as small pure functions on D's raw outputs, selected by name.
 
 Each loss gives D's loss (with the real target, so one-sided label smoothing is one number), G's loss, and how
-D's output reads as "D(x)" for the charts. WGAN-GP's penalty needs D itself, so it lives in ``gradient_penalty``.
+D's output reads as "D(x)" for the charts. The penalties need D's gradient with respect to its input, so they live
+apart: WGAN-GP's ``gradient_penalty`` and R1's ``r1_penalty``.
 """
 
 from __future__ import annotations
@@ -81,3 +82,14 @@ def gradient_penalty(
     mixed = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)  # (B, *sample_shape)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(gamma: float, real_out: torch.Tensor, real_in: torch.Tensor) -> torch.Tensor:
+    """γ/2·E‖∇ₓD(x)‖² on real data (Mescheder et al. 2018, eq. 9): zero-centred, so near equilibrium it pulls D
+    towards a flat verdict on the data instead of towards a slope of 1 as WGAN-GP's does.
+
+    ``real_out`` is D's output on ``real_in`` (which must require grad), so the penalty reuses the forward pass D's
+    loss made; the expectation is over D's inputs, one gradient per row of ``real_in``. The graph is kept: the
+    penalty's own gradient with respect to D's parameters is what trains D."""
+    (grad,) = torch.autograd.grad(real_out.sum(), real_in, create_graph=True)
+    return 0.5 * gamma * grad.flatten(1).pow(2).sum(dim=1).mean()

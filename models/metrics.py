@@ -43,6 +43,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("modes_covered", "modes covered", quality=True, summary=True),
     Metric("hq_fraction", "hq fraction", quality=True, summary=True),
     Metric("reverse_kl", "reverse KL", quality=True),
+    # Total variation between this and the previous measurement's samples per mode: a hopping generator's signature.
+    Metric("mode_drift", "mode drift", quality=True, summary=True),
     Metric("fd", "FD", quality=True, summary=True),
     Metric("class_coverage", "classes covered", quality=True, summary=True),
     Metric("class_kl", "class KL", quality=True),
@@ -52,6 +54,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("unroll_steps", "unroll steps"),
     Metric("d_steps", "D steps"),
     Metric("replay_fraction", "replayed fraction"),
+    Metric("r1_gamma", "R1 γ"),
+    # The Dirac-GAN's whole state (models.dirac): G's θ, D's ψ and how far they are from the equilibrium (0, 0).
+    Metric("theta", "θ (G)"),
+    Metric("psi", "ψ (D)"),
+    Metric("equilibrium_distance", "distance from equilibrium", summary=True),
 )
 METRIC_LABELS = {m.name: m.label for m in METRICS}
 QUALITY_METRICS = frozenset(m.name for m in METRICS if m.quality)
@@ -71,6 +78,12 @@ CHARTS: tuple[Chart, ...] = (
             Series("label_accuracy", "y2"),
         ),
         points=True,
+    ),
+    Chart("drift", "Mode drift (share of samples that changed mode)", (Series("mode_drift"),), points=True),
+    Chart(
+        "dirac",
+        "Dirac-GAN: θ, ψ and the distance from equilibrium",
+        (Series("theta"), Series("psi"), Series("equilibrium_distance")),
     ),
     Chart("speed", "Speed (it/s)", (Series("it_per_s"),)),
 )

@@ -1,4 +1,5 @@
-"""Generators and discriminators: an MLP pair for any data, and DCGAN for 8, 16, 28 and 32 px images.
+"""Generators and discriminators: an MLP pair for any data, DCGAN for 8, 16, 28 and 32 px images, and the
+Dirac-GAN's one-parameter pair (``models.dirac``).
 
 Every discriminator exposes ``features(x, y)`` (its last hidden layer, flattened) and ``head(f)`` (the
 logit), so feature matching reads the same layer D decides on, and PacGAN packing only widens D's input.
@@ -197,6 +198,12 @@ def build_networks(
 def _build(
     cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int, pack: int, generator: torch.Generator
 ) -> tuple[nn.Module, Discriminator]:
+    if cfg.arch == "dirac":
+        from models.dirac import DiracDiscriminator, DiracGenerator  # it builds on Discriminator, defined here
+
+        if tuple(sample_shape) != (1,):
+            raise ValueError(f"model.arch: dirac needs one number per sample, not samples shaped {list(sample_shape)}")
+        return DiracGenerator(cfg.theta0), DiracDiscriminator(cfg.psi0)
     if cfg.arch == "dcgan":
         if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
             raise ValueError(f"model.arch: dcgan needs square images, not samples of shape {list(sample_shape)}")

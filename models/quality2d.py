@@ -36,3 +36,23 @@ def mode_quality(samples: torch.Tensor, centers: torch.Tensor, std: float) -> di
         "hq_fraction": n_hq / samples.shape[0],
         "reverse_kl": reverse_kl,
     }
+
+
+def mode_distribution(samples: torch.Tensor, centers: torch.Tensor, std: float) -> torch.Tensor:
+    """The share of ``samples`` on each mode by the 3σ rule, plus a last bin for those off every mode: (M + 1,)
+    float64 summing to 1. A generator moving its mass off the modes moves it somewhere ``mode_drift`` sees."""
+    counts = mode_counts(samples, centers, std)  # (M,)
+    off = samples.shape[0] - counts.sum()
+    return torch.cat([counts, off.reshape(1)]) / samples.shape[0]  # (M + 1,)
+
+
+def mode_drift(previous: torch.Tensor, current: torch.Tensor) -> float:
+    """Total-variation distance ½·Σ|pₜ − pₜ₋₁| between two ``mode_distribution``s: the share of the samples that
+    changed mode (or left the modes) since the previous measurement. 0 is a generator that keeps its modes, 1 one
+    that has moved everything elsewhere: the hopping of a GAN that circles instead of converging.
+
+    The trainer measures on a fixed latent, so a generator that does not change scores exactly 0; one that still
+    learns but keeps its modes scores a little above, from the few samples that cross a mode's 3σ edge."""
+    if previous.shape != current.shape:
+        raise ValueError(f"mode distributions over different modes: {tuple(previous.shape)} vs {tuple(current.shape)}")
+    return 0.5 * float((current - previous).abs().sum())

@@ -99,7 +99,10 @@ def image_grid(images: torch.Tensor, columns: int | None = None, scale: int = 1)
 def scatter_plot(
     points: torch.Tensor, bounds: list[float], centers: list[list[float]] | None = None, size: int = SCATTER_SIZE
 ) -> Image.Image:
-    """2D samples as dots over the data's bounding box, mode centres as rings."""
+    """2D samples as dots over the data's bounding box, mode centres as rings; 1-D samples (the Dirac-GAN's) on a
+    number line."""
+    if points.shape[1] == 1:
+        return _number_line(points[:, 0], bounds, size)
     xmin, xmax, ymin, ymax = bounds
     picture = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(picture)
@@ -113,6 +116,26 @@ def scatter_plot(
     for x, y in points.tolist():
         px, py = to_pixel(x, y)
         draw.ellipse((px - 1.5, py - 1.5, px + 1.5, py + 1.5), fill=(200, 40, 40))
+    return picture
+
+
+def _number_line(values: torch.Tensor, bounds: list[float], size: int) -> Image.Image:
+    """1-D samples as dots on a horizontal line that spans the data's range (green) and every sample."""
+    lo, hi = min(bounds[0], float(values.min())), max(bounds[1], float(values.max()))
+    pad = 0.1 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    picture = Image.new("RGB", (size, size // 4), "white")
+    draw = ImageDraw.Draw(picture)
+    mid = size // 8
+
+    def to_pixel(x: float) -> float:
+        return (x - lo) / (hi - lo) * (size - 1)
+
+    draw.line((0, mid, size - 1, mid), fill=(160, 160, 160), width=1)
+    draw.rectangle((to_pixel(bounds[0]), mid - 8, to_pixel(bounds[1]), mid + 8), outline=(0, 128, 0), width=2)
+    for x in values.tolist():
+        px = to_pixel(x)
+        draw.ellipse((px - 3, mid - 3, px + 3, mid + 3), fill=(200, 40, 40))
     return picture
 
 

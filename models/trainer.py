@@ -26,16 +26,17 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
-from models import tricks
+from models import dirac, tricks
 from models.config import RunConfig, apply_patch, flatten_patch
 from models.datasets import Dataset, load_dataset
 from models.image_metrics import ImageJudge
 from models.judging import RunJudge, no_judge_status
-from models.losses import LOSSES, GanLoss, gradient_penalty
+from models.losses import LOSSES, GanLoss, gradient_penalty, r1_penalty
 from models.networks import Discriminator, build_networks
-from models.quality2d import mode_quality
-from models.unroll import adam_moments, unroll, unrolled_output
+from models.quality2d import mode_distribution, mode_drift, mode_quality
+from models.unroll import AdamMoments, adam_moments, unroll, unrolled_output
 
 CHECKPOINT_FORMAT = 1
 EVAL_SEED_OFFSET = 7919  # the fixed latent of quality measurements and preview grids, apart from training's stream
@@ -68,6 +69,9 @@ class _StepProgress:
     d_stats: dict[str, Any] | None = None
     changed: bool = False
     seconds: float = field(default=0.0, compare=False)
+    # ``train.updates`` simultaneous: D's parameters (and Adam moments, when unrolling) before this step's D
+    # updates, which G's update is taken against.
+    d_before: dict[str, Any] | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -187,6 +191,8 @@ class Trainer:
         if self.data.is_image and self.data.y is not None:
             self._judge = RunJudge(self.data, self.data_dir, self.device, judge_in_background)
         self.meta = data_meta(self.data)
+        # Samples per mode at the last quality measurement step() made: what the next one's mode_drift compares with.
+        self._modes_before: torch.Tensor | None = None
 
     # ------------------------------------------------------------------------------- configuration
 
@@ -267,15 +273,10 @@ class Trainer:
             fake, fake_y_d, replayed = self.replay.mix(fresh, fake_y, cfg.tricks.replay.fraction, self.rng)
         cond = real_y if cfg.model.conditional else None
         real_in = (self._d_input(real, sigma), cond)
-        real_out = self.discriminator(*real_in)  # (B/pack,)
-        fake_out = self.discriminator(self._d_input(fake, sigma), fake_y_d)
-        d_loss = loss.d_loss(real_out, fake_out, tricks.real_target(cfg.tricks))
-        if loss.gradient_penalty:
-
-            def critic(x: torch.Tensor) -> torch.Tensor:
-                return self.discriminator(tricks.pack(x, cfg.tricks.pack), cond)
-
-            d_loss = d_loss + cfg.train.gp_weight * gradient_penalty(critic, real, fake, self.rng)
+        fake_in = (self._d_input(fake, sigma), fake_y_d)
+        d_loss, real_out, fake_out = discriminator_loss(
+            self.discriminator, loss, cfg, real, fake, real_in, fake_in, self.rng
+        )
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         norm = grad_norm([p.grad for p in self.discriminator.parameters() if p.grad is not None])
@@ -291,18 +292,48 @@ class Trainer:
             "real_in": real_in,
         }
 
-    def _generator_update(self, loss: GanLoss, sigma: float, last_d: dict[str, Any]) -> dict[str, Any]:
+    def _d_snapshot(self) -> dict[str, Any]:
+        """D as a simultaneous step's G update must see it: its parameters now, before this step's D updates, and
+        (when G unrolls D) the Adam moments the look-ahead continues. Plain tensors, so a checkpoint can hold it."""
+        params = {name: p.detach().clone() for name, p in self.discriminator.named_parameters()}
+        moments = adam_moments(self.opt_d, self._d_names) if self.config.tricks.unroll_steps > 0 else None
+        saved = None
+        if moments is not None:
+            saved = {
+                "exp_avg": {n: m.clone() for n, m in moments.exp_avg.items()},
+                "exp_avg_sq": {n: v.clone() for n, v in moments.exp_avg_sq.items()},
+                "step": moments.step,
+            }
+        return {"params": params, "moments": saved}
+
+    def _generator_update(
+        self, loss: GanLoss, sigma: float, last_d: dict[str, Any], d_before: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """G's update against D as it is now (alternating) or as ``d_before`` holds it (simultaneous)."""
         cfg = self.config
         t = cfg.tricks
         batch = cfg.train.batch_size
         y = self.data.sample(batch, self.rng)[1] if cfg.model.conditional else None
         fake = self.generator(self._latent(batch, self.rng), y)  # (B, *sample_shape), with G's graph
         fake_in = self._d_input(fake, sigma)
+        d = self.discriminator
+        d_params: dict[str, torch.Tensor] = dict(d.named_parameters())
+        if d_before is not None:
+            d_params = {n: p.detach().requires_grad_(True) for n, p in d_before["params"].items()}
+
+        def judge(x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+            return d(x, labels) if d_before is None else functional_call(d, d_params, (x, labels))
+
+        def features(x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+            if d_before is None:
+                return d.features(x, labels)
+            return functional_call(_FeaturesOf(d), {f"d.{n}": p for n, p in d_params.items()}, (x, labels))
+
         if t.unroll_steps > 0:
             target = tricks.real_target(t)
-            d_params: dict[str, torch.Tensor] = dict(self.discriminator.named_parameters())
+            moments = adam_moments(self.opt_d, self._d_names) if d_before is None else _moments(d_before, self.opt_d)
             unrolled = unroll(
-                self.discriminator,
+                d,
                 d_params,
                 lambda r, f: loss.d_loss(r, f, target),
                 last_d["real_in"],
@@ -310,17 +341,15 @@ class Trainer:
                 t.unroll_steps,
                 t.unroll_lr or cfg.train.lr_d,
                 second_order=t.unroll_order == "second",
-                moments=adam_moments(self.opt_d, self._d_names),
+                moments=moments,
             )
-            fake_out = unrolled_output(self.discriminator, unrolled, fake_in, y)
+            fake_out = unrolled_output(d, unrolled, fake_in, y)
         else:
-            fake_out = self.discriminator(fake_in, y)
+            fake_out = judge(fake_in, y)
         g_loss = loss.g_loss(fake_out)
         if t.feature_matching.enabled:
-            real_features = self.discriminator.features(*last_d["real_in"])
-            fm = t.feature_matching.weight * tricks.feature_matching_loss(
-                real_features, self.discriminator.features(fake_in, y)
-            )
+            real_features = features(*last_d["real_in"])
+            fm = t.feature_matching.weight * tricks.feature_matching_loss(real_features, features(fake_in, y))
             g_loss = fm + g_loss if t.feature_matching.keep_adversarial else fm
         g_params = list(self.generator.parameters())
         grads = torch.autograd.grad(g_loss, g_params)  # only G's gradients: D's .grad stays untouched
@@ -345,6 +374,8 @@ class Trainer:
         self.generator.train()
         self.discriminator.train()
         inside = should_stop if should_stop is not None and self._expect_slow(progress) else None
+        if cfg.train.updates == "simultaneous" and progress.d_before is None:
+            progress.d_before = self._d_snapshot()
         try:
             first = True  # the caller has just looked: no need to ask before the first update of this call
             while progress.d_done < cfg.train.d_steps:
@@ -357,14 +388,19 @@ class Trainer:
                 raise StepInterruptedError
             d_stats = progress.d_stats
             assert d_stats is not None  # d_steps ≥ 1
-            g_stats = self._undoable(inside, lambda: self._generator_update(loss, sigma, d_stats))
+            d_before = progress.d_before
+            g_stats = self._undoable(inside, lambda: self._generator_update(loss, sigma, d_stats, d_before))
         except StepInterruptedError:
             progress.seconds += time.perf_counter() - started
             raise
         self._progress = None
         self.step_count += 1
         names = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"]
-        values = torch.stack([(d_stats | g_stats)[k].float() for k in names]).tolist()  # one device sync
+        stats = d_stats | g_stats
+        if cfg.model.arch == "dirac":  # the Dirac-GAN's whole state: where it stands in the (θ, ψ) plane
+            stats |= dirac.observe(self.generator, self.discriminator)
+            names += ["theta", "psi", "equilibrium_distance"]
+        values = torch.stack([stats[k].float() for k in names]).tolist()  # one device sync
         metrics: dict[str, float] = dict(zip(names, values))
         for name, value in metrics.items():
             if not math.isfinite(value):
@@ -375,12 +411,13 @@ class Trainer:
             "unroll_steps": float(cfg.tricks.unroll_steps),
             "d_steps": float(cfg.train.d_steps),
             "replay_fraction": d_stats["replayed"] / cfg.train.batch_size,
+            "r1_gamma": cfg.tricks.r1_gamma,
         }
         judge_arrived = self._judge is not None and self._judge.arrived
         if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1 or judge_arrived:
             try:
                 with self.interruptible(should_stop):
-                    metrics |= self.evaluate()
+                    metrics |= self.evaluate(remember=True)
             except StepInterruptedError:
                 pass  # the step itself is done; only its quality measurement is skipped
         elapsed = progress.seconds + time.perf_counter() - started
@@ -465,13 +502,24 @@ class Trainer:
         """``n`` samples from a latent fixed by ``seed``; the training random stream is not touched."""
         return generate(self.generator, self.config, n, seed, self.device, labels, self.data.num_classes)
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, remember: bool = False) -> dict[str, float]:
         """Quality on a fixed latent: mode metrics for Gaussian mixtures, classifier metrics for labelled images
-        (none while a judge prepared in the background is not ready)."""
+        (none while a judge prepared in the background is not ready).
+
+        ``remember``: one of the measurements ``step()`` makes on its schedule. Only those report a mixture's
+        ``mode_drift``, against the one before (none at the first); an extra measurement (a final one, the CLI's)
+        neither reports it nor changes what the run reports next."""
         n = self.config.stream.eval_samples
         seed = self.config.seed + EVAL_SEED_OFFSET
         if self.data.centers is not None and self.data.std is not None:
-            return mode_quality(self.sample(n, seed).cpu(), self.data.centers.cpu(), self.data.std)
+            samples, centers = self.sample(n, seed).cpu(), self.data.centers.cpu()
+            metrics = mode_quality(samples, centers, self.data.std)
+            modes = mode_distribution(samples, centers, self.data.std)
+            if remember:
+                if self._modes_before is not None and self._modes_before.shape == modes.shape:
+                    metrics["mode_drift"] = mode_drift(self._modes_before, modes)
+                self._modes_before = modes
+            return metrics
         if self._judge is not None:
             judge = self._judge.available()
             if judge is None:
@@ -496,7 +544,8 @@ class Trainer:
     # ------------------------------------------------------------------------------- state
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything to continue bit for bit: weights, optimisers, RNG, replay buffer, schedules, change log."""
+        """Everything to continue bit for bit: weights, optimisers, RNG, replay buffer, schedules, change log,
+        and the last measurement's samples per mode (the next ``mode_drift`` compares with it)."""
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.model_dump(mode="json"),
@@ -513,6 +562,7 @@ class Trainer:
             "change_log": self.change_log,
             # A step cut short (paused or stopped mid-step): resuming finishes it exactly as it would have gone.
             "partial": None if self._progress is None else _progress_state(self._progress),
+            "modes_before": self._modes_before,
         }
 
     def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
@@ -537,10 +587,73 @@ class Trainer:
         self.change_log = list(state["change_log"])
         partial = state.get("partial")  # absent from checkpoints written before steps could be cut short
         self._progress = None if partial is None else _progress_from_state(partial, self.device)
+        self._modes_before = state.get("modes_before")  # absent from checkpoints written before mode_drift
+
+
+def _moments(d_before: dict[str, Any], optimizer: torch.optim.Optimizer) -> AdamMoments | None:
+    """The Adam moments ``Trainer._d_snapshot`` kept, with the step's β and ε (the config is fixed within a step)."""
+    saved = d_before["moments"]
+    if saved is None or not isinstance(optimizer, torch.optim.Adam):
+        return None
+    group = optimizer.param_groups[0]
+    betas = (float(group["betas"][0]), float(group["betas"][1]))
+    return AdamMoments(saved["exp_avg"], saved["exp_avg_sq"], int(saved["step"]), betas, float(group["eps"]))
+
+
+class _FeaturesOf(nn.Module):
+    """D's ``features`` as a module's forward, so ``functional_call`` can run them with other parameters."""
+
+    def __init__(self, discriminator: Discriminator):
+        super().__init__()
+        self.d = discriminator
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.d.features(x, y)
+
+
+def discriminator_loss(
+    discriminator: nn.Module,
+    loss: GanLoss,
+    config: RunConfig,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_in: tuple[torch.Tensor, torch.Tensor | None],
+    fake_in: tuple[torch.Tensor, torch.Tensor | None],
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D's loss on one batch with its penalties, and D's outputs on the real and the fake inputs: what every D
+    update computes, and what the Dirac field view evaluates over the (θ, ψ) plane. ``real``/``fake`` are the
+    samples as drawn, ``real_in``/``fake_in`` D's inputs (noised and packed) with their labels.
+
+    R1 (``tricks.r1_gamma``) differentiates D at exactly what D judged as real: with instance noise, the noisy real
+    sample; for a packed D, the whole pack of m real samples, so the norm runs over the pack (the sum of its
+    members' squared gradient norms) and the expectation over packs; for a conditional D, the sample with its label
+    held fixed (a label is discrete: there is no gradient to take)."""
+    t = config.tricks
+    real_x, cond = real_in
+    if t.r1_gamma > 0:
+        real_x = real_x.detach().requires_grad_(True)
+    real_out = discriminator(real_x, cond)  # (B/pack,)
+    fake_out = discriminator(*fake_in)
+    d_loss = loss.d_loss(real_out, fake_out, tricks.real_target(t))
+    if loss.gradient_penalty:
+
+        def critic(x: torch.Tensor) -> torch.Tensor:
+            return discriminator(tricks.pack(x, t.pack), cond)
+
+        d_loss = d_loss + config.train.gp_weight * gradient_penalty(critic, real, fake, generator)
+    if t.r1_gamma > 0:
+        d_loss = d_loss + r1_penalty(t.r1_gamma, real_out, real_x)
+    return d_loss, real_out, fake_out
 
 
 def _progress_state(progress: _StepProgress) -> dict[str, Any]:
-    return {"d_done": progress.d_done, "d_stats": progress.d_stats, "changed": progress.changed}
+    return {
+        "d_done": progress.d_done,
+        "d_stats": progress.d_stats,
+        "changed": progress.changed,
+        "d_before": progress.d_before,
+    }
 
 
 def _progress_from_state(state: dict[str, Any], device: torch.device) -> _StepProgress:
@@ -549,6 +662,8 @@ def _progress_from_state(state: dict[str, Any], device: torch.device) -> _StepPr
             return value.to(device)
         if isinstance(value, tuple | list):
             return type(value)(to_device(v) for v in value)
+        if isinstance(value, dict):
+            return {k: to_device(v) for k, v in value.items()}
         return value
 
     stats = state["d_stats"]
@@ -556,6 +671,7 @@ def _progress_from_state(state: dict[str, Any], device: torch.device) -> _StepPr
         d_done=int(state["d_done"]),
         d_stats=None if stats is None else {k: to_device(v) for k, v in stats.items()},
         changed=bool(state["changed"]),
+        d_before=to_device(state.get("d_before")),  # absent from checkpoints written before simultaneous updates
     )
 
 

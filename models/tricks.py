@@ -45,7 +45,14 @@ def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tens
 
 class ReplayBuffer:
     """Past fakes (Shrivastava et al. 2017): part of each D fake batch comes from here, and after each step
-    new fakes replace random entries, so D keeps punishing modes G has only just left."""
+    new fakes replace random entries, so D keeps punishing modes G has only just left.
+
+    How it relates to the usual image pool (CycleGAN's, after Shrivastava): the pool swaps each fresh fake with a
+    random stored one with probability ½, so D sees old fakes in about half of its batch, and a fresh fake enters
+    the pool only when it is swapped in (half of each batch). Here ``fraction`` ½ gives D the same share of old
+    fakes, drawn with replacement, and every fresh fake is then written over a random entry whether it was shown
+    or not. A fake therefore stays about ``capacity / batch`` steps here, and ``2 · pool size / batch`` in the
+    pool: the pool's 50 images at batch size 1 are 50 batches of fakes, about 100 steps of memory."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity

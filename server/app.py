@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from server.api import artifacts, datasets, meta, runs, stream
+from server.api import artifacts, datasets, meta, runs, stream, sweeps
 from server.api.errors import database_unavailable
 from server.db.engine import DATABASE_ERRORS, make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir,
             settings.max_runs_per_client,
             snapshots_per_run=settings.snapshots_per_run,
+            max_sweeps_per_client=settings.max_sweeps_per_client,
         )
         app.state.jobs.start()
         try:
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(artifacts.router)
     app.include_router(datasets.router)
     app.include_router(runs.router)
+    app.include_router(sweeps.router)
     app.include_router(stream.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app

@@ -1,4 +1,4 @@
-"""The ``ganplay`` command: list presets, train headless, sample from a checkpoint.
+"""The ``ganplay`` command: list presets, train headless, sweep a grid of settings, sample from a checkpoint.
 
 Every user mistake (unknown preset, bad ``--set``, missing data, unreadable checkpoint) ends in one line naming
 the field and the reason and a non-zero exit, never a traceback.
@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import queue
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +135,174 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------- sweep
+
+
+def split_values(raw: str) -> list[str]:
+    """``V1,V2,…`` split at the commas outside brackets and quotes, so a value may be a JSON list or object."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(raw):
+        if char == '"' and (i == 0 or raw[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "[{":
+            depth += 1
+        elif not quoted and char in "]}":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            parts.append(raw[start:i])
+            start = i + 1
+    return [*parts, raw[start:]]
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``path=V1,V2,…`` items as a sweep grid; each value is JSON when it parses, else a string."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, raw = item.partition("=")
+        if not sep or not path or not raw.strip():
+            raise CliError(f"--grid {item!r}: expected PATH=V1,V2,…, e.g. train.lr_g=1e-4,1e-3")
+        if path in grid:
+            raise CliError(f"--grid {path}: given twice; list all its values in one --grid")
+        values = []
+        for text in split_values(raw):
+            if not text.strip():
+                raise CliError(f"--grid {item!r}: an empty value; separate values by single commas")
+            try:
+                values.append(json.loads(text))
+            except json.JSONDecodeError:
+                values.append(text.strip())
+        grid[path] = values
+    return grid
+
+
+_progress: Any = None  # in a sweep's cell process: the queue its progress goes to
+_data_dir = "data"
+
+
+def _cell_process(progress: Any, data_dir: str) -> None:
+    """Set up a sweep's cell process: one torch thread (the cells are the parallelism), the progress queue."""
+    global _progress, _data_dir
+    import torch
+
+    torch.set_num_threads(1)
+    _progress, _data_dir = progress, data_dir
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
+
+
+def train_cell(index: int, config: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """Train one cell to its end in this process: (index, completed or diverged, its final metrics)."""
+    from models.config import parse_config
+    from models.trainer import DivergenceError, Trainer
+
+    trainer = Trainer(parse_config(config), _data_dir)
+    metrics: dict[str, Any] = {}
+    reported = 0
+    try:
+        while trainer.step_count < trainer.config.steps:
+            metrics |= trainer.step()  # quality metrics carried between measurements
+            if trainer.step_count - reported >= 25:
+                _progress.put(trainer.step_count - reported)
+                reported = trainer.step_count
+    except DivergenceError as e:
+        _progress.put(trainer.config.steps - reported)
+        return index, "diverged", _finite(metrics | {"diverged_at": e.step})
+    _progress.put(trainer.step_count - reported)
+    return index, "completed", _finite(metrics | trainer.evaluate())
+
+
+def _sweep_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The validated sweep the arguments ask for, and the metrics its table shows."""
+    from models.metrics import METRICS
+    from models.presets import get_preset
+    from models.sweeps import build_sweep, get_lesson
+
+    overrides = parse_set(args.set or [])
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    seeds = list(range(args.seeds)) if args.seeds is not None else None
+    if args.lesson:
+        if args.grid:
+            raise CliError("--grid: a lesson brings its own grid; use --preset to choose one")
+        lesson = get_lesson(args.lesson)
+        return lesson.sweep(overrides, seeds), list(lesson.watch)
+    sweep = build_sweep(preset=args.preset, overrides=overrides, grid=parse_grid(args.grid or []), seeds=seeds)
+    watch = get_preset(args.preset).watch or [m.name for m in METRICS if m.summary]
+    return sweep, list(watch)
+
+
+def _table(rows: list[dict[str, Any]], paths: list[str], watch: list[str]) -> str:
+    header = [*paths, "seed", "status", *watch]
+    body = [
+        [
+            *(str(row["params"][p]) for p in paths),
+            str(row["seed"]),
+            row["status"],
+            *("" if row["metrics"].get(m) is None else f"{row['metrics'][m]:.3g}" for m in watch),
+        ]
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [header, *body])
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Train every cell of a sweep, ``--jobs`` at a time in processes of their own, then print the table (and
+    with ``--json`` the cells as the last line)."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from tqdm import tqdm
+
+    sweep, watch = _sweep_from_args(args)
+    cells = sweep.cells()
+    jobs = min(args.jobs or os.cpu_count() or 1, len(cells))
+    ctx = mp.get_context("spawn")
+    progress = ctx.Queue()
+    results: dict[int, tuple[str, dict[str, Any]]] = {}
+    bar = tqdm(
+        total=sum(cell.config.steps for cell in cells),
+        unit="it",
+        disable=args.quiet,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        desc=f"{len(cells)} cells × {jobs} jobs",
+    )
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_cell_process, initargs=(progress, args.data_dir))
+    try:
+        pending = {pool.submit(train_cell, cell.index, cell.config.model_dump(mode="json")) for cell in cells}
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                index, status, metrics = future.result()
+                results[index] = (status, metrics)
+            _drain(progress, bar)
+            bar.set_postfix({"cells done": f"{len(results)}/{len(cells)}"}, refresh=False)
+        time.sleep(0.05)
+        _drain(progress, bar)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    rows = [
+        {"params": cell.params, "seed": cell.seed, "status": results[cell.index][0], "metrics": results[cell.index][1]}
+        for cell in cells
+    ]
+    print(_table(rows, [axis.path for axis in sweep.axes], watch))
+    if args.json:
+        print(json.dumps({"cells": rows}))
+    return 0
+
+
+def _drain(progress: Any, bar: Any) -> None:
+    while True:
+        try:
+            bar.update(progress.get_nowait())
+        except queue.Empty:
+            return
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from models.checkpoint import load_checkpoint
     from models.sampling import load_generator, sample, samples_png
@@ -162,6 +334,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganplay", description="An interactive GAN playground.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +363,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="final metrics as one JSON object on the last line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "sweep",
+        help="train a grid of settings × seeds in parallel processes",
+        description="Train a preset over every combination of --grid values and seeds (or a sweep lesson), each cell "
+        "in a process of its own with one torch thread; a table of the results at the end.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="the preset every cell starts from")
+    source.add_argument("--lesson", help="a sweep lesson by name: sensitivity-lr, sensitivity-arch")
+    p.add_argument("--grid", action="append", metavar="PATH=V1,V2,…", help="a swept field and its values (repeatable)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a field in every cell (repeatable)")
+    p.add_argument("--seeds", type=_positive, help="repeat the grid over seeds 0 … N-1 (default: the preset's seed)")
+    p.add_argument("--steps", type=_positive, help="generator updates per cell (overrides the preset)")
+    p.add_argument("--jobs", type=_positive, help="cells trained at once (default: the number of cores)")
+    p.add_argument("--data-dir", default="data", help="where classifier caches live (default ./data)")
+    p.add_argument("--json", action="store_true", help="the cells and their final metrics as JSON on the last line")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("sample", help="sample from a checkpoint to a PNG")
     p.add_argument("checkpoint")
@@ -203,11 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     from models.config import ConfigError
     from models.datasets import DatasetError
     from models.presets import PresetError
+    from models.sweeps import SweepLessonError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (CliError, ConfigError, DatasetError, CheckpointError, PresetError) as e:
+    except (CliError, ConfigError, DatasetError, CheckpointError, PresetError, SweepLessonError) as e:
         print(f"ganplay: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

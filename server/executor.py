@@ -270,7 +270,11 @@ class LocalExecutor:
                 spare = len(self._idle) < self.warm + self.max_concurrent
                 if worker.process.is_alive() and worker.runs < RUNS_PER_WORKER and spare and not self._closed:
                     worker.run_id = None
-                    self._idle.append(worker)  # warm for the next run: no torch import to pay again
+                    # Warm for the next run (no torch import to pay again), and ready: it reads a start as soon as
+                    # it has sent its last event. A queued run (a sweep's next cell) starts on it now rather than
+                    # on a fresh worker still importing torch.
+                    worker.ready = True
+                    self._idle.append(worker)
                 else:
                     self._retire(worker)
             self._fill_slots()

@@ -8,6 +8,7 @@ hub publication, in that order, so a snapshot taken from the database never miss
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import os
 import shutil
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from models.atomic import remove_partial_writes
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
+from models.sweeps import Sweep
 from server.db import repository as repo
 from server.db.engine import DATABASE_ERRORS
 from server.executor import Executor, check_device
@@ -44,7 +46,10 @@ class InvalidStateError(RuntimeError):
 
 
 class QuotaError(RuntimeError):
-    """The client already has its maximum of live runs (HTTP 429)."""
+    """The client already has its maximum of live runs, or of live sweeps (HTTP 429)."""
+
+
+MAX_SWEEPS_PER_CLIENT = 4
 
 
 @contextmanager
@@ -83,8 +88,10 @@ class JobManager:
         data_dir: Path,
         max_runs_per_client: int = 8,
         snapshots_per_run: int = SNAPSHOTS_PER_RUN,
+        max_sweeps_per_client: int = MAX_SWEEPS_PER_CLIENT,
     ):
         self.max_runs_per_client = max_runs_per_client
+        self.max_sweeps_per_client = max_sweeps_per_client
         self.snapshots_per_run = snapshots_per_run
         self.executor = executor
         self.sessions = sessions
@@ -100,7 +107,9 @@ class JobManager:
         self._expected: dict[str, RunConfig] = {}
         self._patch_lock = threading.Lock()  # validate-then-send of patches, in the order the worker gets them
         # Count-then-insert of live runs: parallel creates and forks would each see room under the quota.
+        # Sweeps' cell starts (and their stops) take it too: a sweep's runs count against the same quota.
         self._quota_lock = threading.Lock()
+        self._cells_waiting = True  # some sweep may have cells to start once its client's runs make room
         self._snapshots: dict[str, list[int]] = {}  # run → steps of its snapshots on disk, oldest first (pump only)
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="event-pump", daemon=True)
@@ -110,6 +119,7 @@ class JobManager:
         with self.sessions() as session:
             interrupted = repo.mark_interrupted(session)
             session.commit()
+        self._start_waiting_cells()  # interrupted runs no longer count: waiting cells may start
         self._pump.start()
         return interrupted
 
@@ -239,6 +249,102 @@ class JobManager:
         if not live:
             self._deleting.discard(run_id)
             shutil.rmtree(run_dir(self.data_dir, run_id), ignore_errors=True)
+        elif self._cells_waiting:
+            self._start_waiting_cells()  # its owner's quota has room again
+
+    # ------------------------------------------------------------------------------- sweeps
+
+    def create_sweep(self, sweep: Sweep, client: str | None = None) -> str:
+        """Record the sweep and start as many of its cells as the client's run quota has room for; the others
+        wait, and start, oldest sweep first, as the client's runs end (README, "Sweeps"). Checked and started under
+        the quota lock, so parallel creates neither pass the sweep quota nor start more runs than the run quota
+        allows."""
+        for cell in sweep.cells():
+            check_device(cell.config.device, self.executor.gpus)
+        with self._quota_lock, self.sessions() as session:
+            if client is not None and repo.count_live_sweeps(session, client) >= self.max_sweeps_per_client:
+                raise QuotaError(f"{client} already has {self.max_sweeps_per_client} live sweeps; stop one first")
+            row = repo.create_sweep(
+                session,
+                client=client,
+                preset=sweep.preset,
+                lesson=sweep.lesson,
+                base=sweep.base.model_dump(mode="json"),
+                axes=[axis.as_json() for axis in sweep.axes],
+                seeds=list(sweep.seeds),
+                n_cells=sweep.size,
+            )
+            specs = self._start_cells(session, row, sweep)
+            session.commit()
+            self._cells_waiting |= row.next_cell < row.n_cells
+            for spec in specs:  # inside the lock: a stop that follows finds every started cell in the executor
+                self.executor.submit(spec)
+            return row.id
+
+    def stop_sweep(self, sweep_id: str) -> None:
+        """No further cell starts, and every live run of the sweep is stopped."""
+        with self._quota_lock, self.sessions() as session:
+            repo.stop_sweep(session, sweep_id)
+            session.commit()
+            runs = repo.sweep_runs(session, [sweep_id])[sweep_id]
+        for run in runs:
+            if run.status in LIVE_STATUSES:
+                self.executor.send(run.id, {"type": "stop"})
+
+    def delete_sweep(self, sweep_id: str) -> None:
+        """Stop the sweep, delete each of its runs with their files (at once, or as each worker ends), then the
+        sweep itself."""
+        with self._quota_lock, self.sessions() as session:
+            repo.stop_sweep(session, sweep_id)
+            session.commit()
+            run_ids = [run.id for run in repo.sweep_runs(session, [sweep_id])[sweep_id]]
+        for run_id in run_ids:
+            with contextlib.suppress(repo.RunNotFoundError):  # deleted on its own meanwhile
+                self.delete(run_id)
+        with self.sessions() as session:
+            repo.delete_sweep(session, sweep_id)
+            session.commit()
+
+    def _start_cells(self, session: Session, row: Any, sweep: Sweep) -> list[RunSpec]:
+        """Create the runs of the sweep's next cells while its client has room under the run quota (a sweep
+        without a client: all of them); the caller commits, then submits the specs. Called under the quota lock."""
+        specs = []
+        while row.next_cell < row.n_cells and (
+            row.client is None or repo.count_active(session, row.client) < self.max_runs_per_client
+        ):
+            cell = sweep.cell(row.next_cell)
+            run = repo.create_run(
+                session,
+                config=cell.config.model_dump(mode="json"),
+                preset=row.preset,
+                client=row.client,
+                sweep_id=row.id,
+                sweep_cell=cell.index,
+            )
+            row.next_cell = cell.index + 1
+            session.flush()
+            specs.append(self._spec(run.id, cell.config))
+        return specs
+
+    def _start_waiting_cells(self) -> None:
+        """Start the waiting cells of every sweep, oldest first, as far as each client's quota allows. A database
+        in trouble leaves them waiting for the next run's end."""
+        try:
+            with self._quota_lock, self.sessions() as session:
+                specs: list[RunSpec] = []
+                waiting = repo.waiting_sweeps(session, any_client=True)
+                for row in waiting:
+                    try:
+                        specs += self._start_cells(session, row, Sweep.from_json(row.base, row.axes, row.seeds))
+                    except ConfigError as e:  # stored by an older version whose configs this one refuses
+                        log.error("sweep %s stopped: its next cell is no longer a valid config: %s", row.id, e)
+                        row.stopped = True
+                session.commit()
+                self._cells_waiting = any(not row.stopped and row.next_cell < row.n_cells for row in waiting)
+                for spec in specs:
+                    self.executor.submit(spec)
+        except DATABASE_ERRORS as e:
+            log.warning("could not start waiting sweep cells (will retry): %s", e)
 
     def latest_frames(self, run_id: str) -> list[dict[str, Any]]:
         """The newest sample and field frames of a run (and what it is preparing), for a new subscriber's
@@ -281,6 +387,8 @@ class JobManager:
                 self._remove_files_if_deleted(event)
                 if self.hub is not None:
                     self.hub.publish(event["run_id"], event)
+                if self._cells_waiting and event["type"] == "status" and event["status"] in FINAL_STATUSES:
+                    self._start_waiting_cells()  # a run ended: its owner's quota may have room for a cell
             if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
                 self._retry_unpersisted()
                 try:

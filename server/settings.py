@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     max_uploads: int = Field(200, ge=1, le=100_000, description="Uploaded datasets stored at once (507 beyond).")
     max_uploads_per_client: int = Field(20, ge=1, le=100_000, description="Stored uploads per client (429 beyond).")
     max_runs_per_client: int = Field(8, ge=1, le=1000, description="Live (queued/running/paused) runs per client.")
+    max_sweeps_per_client: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Sweeps per client with a cell waiting or live (429 beyond); their runs count "
+        "against max_runs_per_client, and cells past it wait until the client's runs end.",
+    )
     max_samples_bytes: int = Field(
         MAX_SAMPLES_BYTES,
         ge=2**16,

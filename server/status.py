@@ -8,6 +8,7 @@ is ``interrupted`` and resumable from its newest checkpoint.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal, get_args
 
 
 class RunStatus(str, Enum):
@@ -40,6 +41,15 @@ ACTIONS: dict[str, frozenset[str]] = {
     "resume": frozenset({S.PAUSED.value, S.INTERRUPTED.value}),
     "stop": LIVE_STATUSES,
 }
+
+
+#: A sweep (``/api/sweeps``): running while a cell waits or a run of it is live, then finished; or stopped.
+SweepStatus = Literal["running", "finished", "stopped"]
+SWEEP_STATUSES: tuple[str, ...] = get_args(SweepStatus)
+#: A sweep's cell that has no run: waiting for room under its client's run quota, never started because the sweep
+#: was stopped first, or its run deleted on its own. A cell with a run has its run's status.
+CELL_PENDING, CELL_CANCELLED, CELL_DELETED = "pending", "cancelled", "deleted"
+CELL_STATUSES: tuple[str, ...] = (CELL_PENDING, CELL_CANCELLED, CELL_DELETED)
 
 
 def ordered(statuses: frozenset[str]) -> list[str]:

@@ -42,12 +42,14 @@ def require_run(session: Session, run_id: str) -> Run:
 
 
 def act(action: Callable[[], T]) -> T:
-    """Run a job-manager action, its errors as HTTP statuses: unknown run 404, wrong status 409, bad config 422,
-    over the quota 429."""
+    """Run a job-manager action, its errors as HTTP statuses: unknown run or sweep 404, wrong status 409, bad config
+    422, over the quota 429."""
     try:
         return action()
     except RunNotFoundError as e:
         raise not_found(e.args[0]) from None
+    except repo.SweepNotFoundError as e:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no sweep {e.args[0]}") from None
     except InvalidStateError as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
     except ConfigError as e:

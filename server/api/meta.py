@@ -1,5 +1,5 @@
-"""Read-only facts about this server: health, the config schema, the presets, and the vocabulary the page reads
-(statuses, metrics and charts, alert kinds) so it keeps no list of its own."""
+"""Read-only facts about this server: health, the config schema, the presets, the chapter's lessons, and the
+vocabulary the page reads (statuses, metrics and charts, alert kinds) so it keeps no list of its own."""
 
 from __future__ import annotations
 
@@ -12,10 +12,21 @@ from pydantic import BaseModel, Field
 
 from models.alerts import ALERT_KINDS
 from models.config import config_schema
+from models.lessons import LESSONS
 from models.metrics import CHARTS, METRICS
 from models.presets import PRESETS
+from models.sweeps import MAX_CELLS, MAX_SEEDS
 from server.pools import lane
-from server.status import ACTIONS, ALL_STATUSES, FINAL_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES, ordered
+from server.status import (
+    ACTIONS,
+    ALL_STATUSES,
+    CELL_STATUSES,
+    FINAL_STATUSES,
+    LIVE_STATUSES,
+    PATCHABLE_STATUSES,
+    SWEEP_STATUSES,
+    ordered,
+)
 
 router = APIRouter(prefix="/api", tags=["meta"])
 
@@ -73,11 +84,22 @@ class ChartOut(BaseModel):
     series: list[SeriesOut]
 
 
+class SweepsMeta(BaseModel):
+    statuses: list[str] = Field(description="A sweep's own status.")
+    cell_statuses: list[str] = Field(
+        description="A cell without a run: pending (waiting for quota), cancelled (stopped first), deleted (its run "
+        "deleted); a cell with a run has the run's status."
+    )
+    max_cells: int
+    max_seeds: int
+
+
 class Meta(BaseModel):
     statuses: Statuses
     alerts: list[AlertKind]
     metrics: list[MetricOut]
     charts: list[ChartOut]
+    sweeps: SweepsMeta
 
 
 @router.get("/meta")
@@ -105,7 +127,42 @@ def meta() -> Meta:
             )
             for c in CHARTS
         ],
+        sweeps=SweepsMeta(
+            statuses=list(SWEEP_STATUSES),
+            cell_statuses=list(CELL_STATUSES),
+            max_cells=MAX_CELLS,
+            max_seeds=MAX_SEEDS,
+        ),
     )
+
+
+class LessonOut(BaseModel):
+    name: str
+    kind: str = Field(description="problem or fix")
+    title: str
+    chapter: str = Field(description="Where in the course chapter (or past it) the lesson comes from.")
+    problem: list[str] = Field(description="Presets that show the problem.")
+    fix: list[str] = Field(description="Presets that show the fix, to run beside the problem with the same seed.")
+    sweeps: list[str] = Field(description="Sweep lessons (POST /api/sweeps {lesson}).")
+    watch: list[str] = Field(description="The metrics that tell the story.")
+
+
+@router.get("/lessons")
+def lessons() -> list[LessonOut]:
+    """The chapter's problems, then its fixes, in the chapter's order (``models/lessons.py``)."""
+    return [
+        LessonOut(
+            name=lesson.name,
+            kind=lesson.kind,
+            title=lesson.title,
+            chapter=lesson.chapter,
+            problem=list(lesson.problem),
+            fix=list(lesson.fix),
+            sweeps=list(lesson.sweeps),
+            watch=list(lesson.watch),
+        )
+        for lesson in LESSONS
+    ]
 
 
 @router.get("/health")

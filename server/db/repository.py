@@ -10,12 +10,13 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Select, cast, func, literal, select, text, update
+from sqlalchemy import BigInteger, Select, cast, false, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from server.db.tables import Alert, ConfigChange, MetricRow, Run, utcnow
+from models.metrics import QUALITY_METRICS
+from server.db.tables import Alert, ConfigChange, MetricRow, Run, Sweep, utcnow
 from server.status import ALL_STATUSES, LIVE_STATUSES
 
 SelectT = TypeVar("SelectT", bound=Select)  # a query of any row shape
@@ -23,6 +24,10 @@ SelectT = TypeVar("SelectT", bound=Select)  # a query of any row shape
 
 class RunNotFoundError(LookupError):
     """No run with this id: the routes turn it into a 404."""
+
+
+class SweepNotFoundError(LookupError):
+    """No sweep with this id: the routes turn it into a 404."""
 
 
 def _check_status(status: str) -> None:
@@ -39,8 +44,11 @@ def create_run(
     parent_step: int | None = None,
     client: str | None = None,
     status: str = "queued",
+    sweep_id: str | None = None,
+    sweep_cell: int | None = None,
 ) -> Run:
-    """Record a new run (fresh, from a preset, or forked from ``parent_id`` at ``parent_step``).
+    """Record a new run (fresh, from a preset, forked from ``parent_id`` at ``parent_step``, or cell ``sweep_cell``
+    of a sweep).
 
     Flushed so the id and timestamps are set when this returns, and a bad ``parent_id`` fails here.
     """
@@ -53,6 +61,8 @@ def create_run(
         client=client,
         status=status,
         step=parent_step or 0,
+        sweep_id=sweep_id,
+        sweep_cell=sweep_cell,
     )
     session.add(run)
     session.flush()
@@ -150,7 +160,9 @@ def append_metrics(session: Session, run_id: str, rows: list[dict[str, float]]) 
     One executemany per batch, because the worker sends many steps at a time. A repeated step overwrites the
     earlier values: a worker resumed from a checkpoint resends steps it already sent, and its newest values are the
     ones that match the run's state. Within one batch the last row for a step wins. ``runs.step`` and
-    ``runs.last_metrics`` come from the row with the highest step in the batch. NaN and infinities (a diverging
+    ``runs.last_metrics`` come from the row with the highest step in the batch, plus the newest value of each
+    quality metric (measured only every ``eval_every`` steps) from that row, an earlier one or the stored last
+    metrics, so a run list or a sweep's cells always show the run's latest quality. NaN and infinities (a diverging
     run) are stored as null: JSON has no such numbers and PostgreSQL's JSONB rejects them.
     """
     if not rows:
@@ -163,8 +175,13 @@ def append_metrics(session: Session, run_id: str, rows: list[dict[str, float]]) 
         by_step[int(row["step"])] = {"run_id": run_id, "step": int(row["step"]), "values": values}
     params = [by_step[s] for s in sorted(by_step)]
     last = params[-1]
+    latest: dict[str, Any] = {}
+    for param in params:
+        latest |= {k: v for k, v in param["values"].items() if k in QUALITY_METRICS}
+    stored = session.scalar(select(Run.last_metrics).where(Run.id == run_id)) or {}
+    latest = {k: v for k, v in stored.items() if k in QUALITY_METRICS} | latest | last["values"]
     # Update the run first: it fails fast for an unknown run, and SQLite takes its write lock before the insert.
-    result = session.execute(update(Run).where(Run.id == run_id).values(step=last["step"], last_metrics=last["values"]))
+    result = session.execute(update(Run).where(Run.id == run_id).values(step=last["step"], last_metrics=latest))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise RunNotFoundError(run_id)
     _upsert_metrics(session, params)
@@ -350,3 +367,105 @@ def count_active(session: Session, client: str | None) -> int:
     who = Run.client.is_(None) if client is None else Run.client == client
     query = select(func.count()).select_from(Run).where(who, Run.status.in_(LIVE_STATUSES))
     return int(session.scalar(query) or 0)
+
+
+# ----------------------------------------------------------------------------------------- sweeps
+
+
+def create_sweep(
+    session: Session,
+    *,
+    client: str | None,
+    preset: str | None,
+    lesson: str | None,
+    base: dict[str, Any],
+    axes: list[dict[str, Any]],
+    seeds: list[int],
+    n_cells: int,
+) -> Sweep:
+    """Record a sweep with none of its cells started; flushed so its id is set."""
+    sweep = Sweep(
+        client=client, preset=preset, lesson=lesson, base=base, axes=axes, seeds=seeds, n_cells=n_cells, next_cell=0
+    )
+    session.add(sweep)
+    session.flush()
+    return sweep
+
+
+def get_sweep(session: Session, sweep_id: str) -> Sweep | None:
+    return session.get(Sweep, sweep_id)
+
+
+def list_sweeps(session: Session, limit: int, offset: int = 0) -> list[Sweep]:
+    """A page of sweeps, newest first."""
+    query = select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id.desc()).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def count_sweeps(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Sweep)) or 0
+
+
+def sweep_runs(session: Session, sweep_ids: Sequence[str]) -> dict[str, list[Run]]:
+    """The runs of each sweep (one per started cell, less any deleted since), in cell order."""
+    found: dict[str, list[Run]] = {sweep_id: [] for sweep_id in sweep_ids}
+    if sweep_ids:
+        query = select(Run).where(Run.sweep_id.in_(list(sweep_ids))).order_by(Run.sweep_cell)
+        for run in session.scalars(query):
+            found[str(run.sweep_id)].append(run)
+    return found
+
+
+def sweep_status_counts(session: Session, sweep_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """How many runs of each sweep are in each status, counted by the database (a page of sweeps reads no run)."""
+    found: dict[str, dict[str, int]] = {sweep_id: {} for sweep_id in sweep_ids}
+    if sweep_ids:
+        query = (
+            select(Run.sweep_id, Run.status, func.count())
+            .where(Run.sweep_id.in_(list(sweep_ids)))
+            .group_by(Run.sweep_id, Run.status)
+        )
+        for sweep_id, status, count in session.execute(query):
+            found[str(sweep_id)][status] = int(count)
+    return found
+
+
+def _who(column: Any, client: str | None) -> Any:
+    return column.is_(None) if client is None else column == client
+
+
+def count_live_sweeps(session: Session, client: str | None) -> int:
+    """How many sweeps ``client`` has that are neither stopped nor done (a cell waiting, or a run of it live): the
+    per-client sweep quota (``429`` past it)."""
+    live_run = select(Run.id).where(Run.sweep_id == Sweep.id, Run.status.in_(LIVE_STATUSES)).exists()
+    query = (
+        select(func.count())
+        .select_from(Sweep)
+        .where(_who(Sweep.client, client), Sweep.stopped == false(), or_(Sweep.next_cell < Sweep.n_cells, live_run))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def waiting_sweeps(session: Session, client: str | None = None, *, any_client: bool = False) -> list[Sweep]:
+    """Sweeps with cells still to start (not stopped), oldest first: of ``client``, or of every client."""
+    query = select(Sweep).where(Sweep.stopped == false(), Sweep.next_cell < Sweep.n_cells)
+    if not any_client:
+        query = query.where(_who(Sweep.client, client))
+    return list(session.scalars(query.order_by(Sweep.created_at, Sweep.id)))
+
+
+def stop_sweep(session: Session, sweep_id: str) -> None:
+    """No further cell of the sweep starts; its runs are stopped by the caller."""
+    result = session.execute(update(Sweep).where(Sweep.id == sweep_id).values(stopped=True))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise SweepNotFoundError(sweep_id)
+
+
+def delete_sweep(session: Session, sweep_id: str) -> bool:
+    """Delete the sweep's row; runs still naming it keep living, sweepless (``ON DELETE SET NULL``)."""
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        return False
+    session.delete(sweep)
+    session.flush()
+    return True

@@ -10,7 +10,18 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, false
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    false,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,12 +98,40 @@ class Run(Base):
     client: Mapped[str | None] = mapped_column(String(128))
     last_metrics: Mapped[dict[str, Any] | None]
     checkpoint_step: Mapped[int | None] = mapped_column(Integer)
+    # A cell of a sweep: which sweep, and which of its cells (one run per cell, never two).
+    sweep_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("sweeps.id", ondelete="SET NULL"))
+    sweep_cell: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_client_status", "client", "status"),
         Index("ix_runs_status", "status"),
+        Index("ix_runs_sweep_id_sweep_cell", "sweep_id", "sweep_cell", unique=True),  # one run per cell
     )
+
+
+class Sweep(Base):
+    """A grid of config values × seeds over one base config; each cell becomes a run of its own (``runs.sweep_id``).
+
+    Cells are started in order as the client's run quota allows: ``[0, next_cell)`` have had their run created,
+    the rest wait. The cells themselves are not stored: ``models.sweeps`` expands ``axes`` and ``seeds`` the same
+    way every time. ``axes`` is a list, not an object, because PostgreSQL's JSONB does not keep key order."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_run_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    client: Mapped[str | None] = mapped_column(String(128))
+    preset: Mapped[str | None] = mapped_column(String(64))
+    lesson: Mapped[str | None] = mapped_column(String(64))
+    base: Mapped[dict[str, Any]]  # the full base config the cells' values and seeds are applied to
+    axes: Mapped[list[Any]] = mapped_column(JSONType)  # [{"path", "values"}], in the order given
+    seeds: Mapped[list[Any]] = mapped_column(JSONType)
+    n_cells: Mapped[int] = mapped_column(Integer)
+    next_cell: Mapped[int] = mapped_column(Integer, default=0)
+    stopped: Mapped[bool] = mapped_column(default=False, server_default=false())  # no further cell starts
+
+    __table_args__ = (Index("ix_sweeps_created_at", "created_at"), Index("ix_sweeps_client", "client"))
 
 
 class ConfigChange(Base):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import torch
+
 from models.config import DigitsData, RunConfig, parse_config
 from models.datasets import Dataset, load_dataset
 
@@ -45,3 +47,19 @@ def small_digits(n: int = 300) -> Dataset:
     full = load_dataset(DigitsData(), 0)
     assert full.y is not None
     return dataclasses.replace(full, x=full.x[:n].clone(), y=full.y[:n].clone())
+
+
+def equal(a: Any, b: Any, path: str = "state") -> None:
+    """Nested state (tensors, dicts, lists, numbers) equal bit for bit; the first difference named."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for key in a:
+            equal(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            equal(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, (path, a, b)

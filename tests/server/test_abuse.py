@@ -497,6 +497,16 @@ def config_carrying_requests(parent: str, kind: str, field: str, value: str) -> 
         ),
         "fork-nested": (f"/api/runs/{parent}/fork", {"overrides": {"dataset": block}}),
         "fork-dotted": (f"/api/runs/{parent}/fork", {"overrides": {"dataset.kind": kind, f"dataset.{field}": value}}),
+        "sweep-overrides": ("/api/sweeps", {"preset": "ring-vanilla", "overrides": {"dataset": block}, "seeds": [0]}),
+        "sweep-grid": (
+            "/api/sweeps",
+            {
+                "preset": "ring-vanilla",
+                "overrides": {"dataset": block},
+                "grid": {f"dataset.{field}": [value]},
+                "seeds": [0],
+            },
+        ),
     }
 
 
@@ -538,6 +548,18 @@ READ_BOUNDS: dict[str, tuple[str, str | None, int | str]] = {
     "/api/health": ("constant", "/api/health", 64 * 1024),
     "/api/schema": ("constant: the config schema", "/api/schema", MiB),
     "/api/presets": ("constant: the presets", "/api/presets", MiB),
+    "/api/lessons": ("constant: the chapter's lessons", "/api/lessons", MiB),
+    "/api/sweeps/lessons": ("constant: the sweep lessons", "/api/sweeps/lessons", MiB),
+    "/api/sweeps": (
+        "pages of at most SWEEPS_PAGE_MAX sweeps",
+        None,
+        "test_sweeps_api.py::test_the_list_is_a_bounded_page",
+    ),
+    "/api/sweeps/{sweep_id}": (
+        "at most MAX_CELLS cells (422 beyond), each with its summary metrics",
+        None,
+        "../models/test_sweeps.py::test_more_cells_than_the_limit_is_refused_naming_the_grid_and_the_count",
+    ),
     "/api/datasets": ("max_uploads entries", "/api/datasets", CROWD_UPLOADS * 2048),
     "/api/runs": (f"pages of at most {RUNS_PAGE_MAX} runs", f"/api/runs?limit={RUNS_PAGE_MAX}", RUNS_PAGE_MAX * 2048),
     "/api/runs/{run_id}": (

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import torch
 from websockets.sync.client import connect
 
 import models.trainer as trainer_module
@@ -20,26 +19,11 @@ from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_che
 from models.config import parse_config
 from models.trainer import StepInterruptedError, Trainer
 from server.paths import checkpoint_path
+from tests.models.tiny import equal
 from tests.server.conftest import serve
 from tests.server.test_runs_api import create, receive_until, ws_url
 
 STEPS = 6
-
-
-def equal(a: Any, b: Any, path: str = "state") -> None:
-    """Nested state (tensors, dicts, lists, numbers) equal bit for bit; the first difference named."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and torch.equal(a, b), path
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), path
-        for key in a:
-            equal(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, list | tuple):
-        assert isinstance(b, list | tuple) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            equal(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, (path, a, b)
 
 
 def unlabelled_images(tmp_path: Path) -> str:

@@ -3,7 +3,7 @@
 Expected outcome for every generated request, valid or not: no 5xx, and a response whose status code, content type
 and body the schema declares. Path parameters are random strings (unknown runs: 404) or, half of the time, the id
 of a real completed run with a checkpoint, so samples, export, fork, patch and control are reached for real.
-Runs a case creates are deleted at once; a small quota and one training slot keep the workers bounded.
+Runs and sweeps a case creates are deleted at once; a small quota and one training slot keep the workers bounded.
 DELETE is only ever sent to random ids, so the shared completed run survives the whole fuzz.
 """
 
@@ -46,9 +46,10 @@ def fuzz_one(case: Any, real: bool, fuzz_server: dict[str, Any]) -> None:
     if real and "run_id" in (case.path_parameters or {}) and case.method != "DELETE":
         case.path_parameters["run_id"] = fuzz_server["run_id"]
     response = case.call_and_validate(base_url=fuzz_server["base"], timeout=60, excluded_checks=NOT_CHECKED)
-    if response.status_code == 201 and case.path.startswith("/api/runs"):
+    if response.status_code == 201 and case.path.startswith(("/api/runs", "/api/sweeps")):
         created = response.json()["id"]
-        assert httpx.delete(f"{fuzz_server['base']}/api/runs/{created}", timeout=30).status_code == 204
+        kind = "sweeps" if case.path.startswith("/api/sweeps") else "runs"
+        assert httpx.delete(f"{fuzz_server['base']}/api/{kind}/{created}", timeout=30).status_code == 204
 
 
 @schema.parametrize()

@@ -6,6 +6,7 @@ import httpx
 
 from models.alerts import ALERT_KINDS
 from models.config import live_paths
+from models.lessons import LESSONS
 from models.metrics import METRICS
 from models.presets import PRESETS
 from server.status import ACTIONS, ALL_STATUSES, FINAL_STATUSES, LIVE_STATUSES
@@ -31,6 +32,21 @@ def test_presets_lists_every_preset_with_a_valid_config(live_server: str):
     ring = next(p for p in body if p["name"] == "ring-vanilla")
     assert ring["config"]["dataset"]["kind"] == "ring"
     assert ring["effect"].startswith("modes_covered <= 2 and hq_fraction >= 0.2")
+
+
+def test_lessons_serve_the_chapter_in_its_order_with_presets_that_exist(live_server: str):
+    body = httpx.get(f"{live_server}/api/lessons").json()
+    assert [lesson["name"] for lesson in body] == [lesson.name for lesson in LESSONS]
+    assert [lesson["name"] for lesson in body][:5] == [
+        "non-convergence",
+        "mode-collapse",
+        "diminished-gradient",
+        "imbalance",
+        "hyperparameter-sensitivity",
+    ]
+    first = body[0]
+    assert first["problem"][0] == "dirac-gan" and "dirac-gan-r1" in first["fix"] and "theta" in first["watch"]
+    assert all(set(lesson["problem"] + lesson["fix"]) <= set(PRESETS) for lesson in body)
 
 
 def test_meta_serves_the_vocabulary_defined_once_in_python(live_server: str):

@@ -35,11 +35,23 @@ export async function apiPage(path) {
   return { items: data, total: Number(response.headers.get("X-Total-Count") ?? data.length) };
 }
 
-/** @param {string} path @param {RequestInit & {json?: unknown}} [init] */
-async function request(path, init = {}) {
-  const headers = new Headers(init.headers);
+/** A binary answer (a PNG) as a Blob, with the response's headers. @param {string} path @param {AbortSignal} [signal] */
+export async function apiBlob(path, signal) {
+  const response = await fetch(path, { headers: authHeaders(), signal });
+  if (!response.ok) throw new ApiError(response.status, [{ field: "request", reason: response.statusText }]);
+  return { blob: await response.blob(), headers: response.headers };
+}
+
+function authHeaders(init) {
+  const headers = new Headers(init);
   const secret = token();
   if (secret) headers.set("Authorization", `Bearer ${secret}`);
+  return headers;
+}
+
+/** @param {string} path @param {RequestInit & {json?: unknown}} [init] */
+async function request(path, init = {}) {
+  const headers = authHeaders(init.headers);
   let body = init.body;
   if (init.json !== undefined) {
     headers.set("Content-Type", "application/json");

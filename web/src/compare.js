@@ -5,6 +5,7 @@ import uPlot from "/vendor/uPlot.esm.js";
 import { changeLabel, createChart, PALETTE } from "./charts.js";
 import { h, shortId } from "./dom.js";
 import { createFieldView } from "./field.js";
+import { createPortrait } from "./portrait.js";
 import { chartedMetrics } from "./meta.js";
 import { frameScheduler, timeHandler } from "./perf.js";
 import { applyEvent, createRunState, takeDirty } from "./reducer.js";
@@ -16,6 +17,7 @@ const THROTTLE_MS = 250;
 export function createCompareView({ runIds, meta, navigate }) {
   const runs = runIds.map((id, i) => ({ id, i, state: createRunState(),
     field: createFieldView({ testid: `compare-field-${i}`, size: 320 }),
+    portrait: createPortrait({ testid: `compare-portrait-${i}` }), // a Dirac-GAN run's picture
     img: h("img", { class: "sample-grid small", alt: "samples", hidden: true }),
     head: h("div", { class: "compare-head" }) }));
   const chartsBox = h("div", { class: "charts compare-charts" });
@@ -23,7 +25,9 @@ export function createCompareView({ runIds, meta, navigate }) {
     () => source(m.name)));
   const columns = runs.map((r) => {
     r.field.element.hidden = true;
-    return h("div", { class: "compare-col", "data-run-id": r.id, style: `--run-colour: ${PALETTE[r.i]}` }, r.head, r.field.element, r.img);
+    r.portrait.element.hidden = true;
+    return h("div", { class: "compare-col", "data-run-id": r.id, style: `--run-colour: ${PALETTE[r.i]}` }, r.head,
+      r.field.element, r.portrait.element, r.img);
   });
   const element = h("div", { class: "compare-view", testid: "compare-view" },
     h("h1", {}, `Comparing ${runIds.length} runs`),
@@ -70,7 +74,11 @@ export function createCompareView({ runIds, meta, navigate }) {
         ].filter(Boolean));
       }
       if (dirty.image && r.state.image) { r.img.src = `data:image/png;base64,${r.state.image.png}`; r.img.hidden = false; }
-      if (dirty.field && r.state.field) { r.field.element.hidden = false; r.field.draw(r.state.field); }
+      const dirac = r.state.run.config.dataset.kind === "dirac";
+      r.portrait.element.hidden = !dirac;
+      if (dirac && (dirty.field || dirty.charts)) {
+        r.portrait.draw(r.state.store.columns.get("theta"), r.state.store.columns.get("psi"), r.state.field);
+      } else if (!dirac && dirty.field && r.state.field) { r.field.element.hidden = false; r.field.draw(r.state.field); }
     }
     if (chartsDirty) for (const chart of charts) chart.update();
   }

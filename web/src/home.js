@@ -1,9 +1,11 @@
 // The start page: pick a preset (its description says what to watch), adjust any setting in the form generated
-// from the schema, choose or draw or upload the data, and Start. The run list sits beside it.
+// from the schema, choose or draw or upload the data, and Start; or start a sweep lesson below. The run list sits
+// beside them.
 import { api, ApiError } from "./api.js";
 import { h } from "./dom.js";
 import { createConfigForm } from "./form.js";
 import { createRunList } from "./runlist.js";
+import { createSweepList } from "./sweeplist.js";
 import { configDiff } from "./diff.js";
 
 /** @param {{schema: any, presets: any[], navigate: (state: any) => void}} opts */
@@ -68,12 +70,13 @@ export function createHome({ schema, presets, meta, navigate }) {
   const settings = h("details", { class: "settings", testid: "settings" },
     h("summary", {}, "Settings — every field of the run's config, with its limits"), form.element);
   const runs = createRunList(navigate, meta);
+  const sweeps = createSweepList(navigate, meta);
   const element = h("div", { class: "home" },
-    h("form", { class: "start", novalidate: true, onsubmit: submit },
+    h("div", { class: "home-side" }, h("form", { class: "start", novalidate: true, onsubmit: submit },
       h("h1", {}, "Train a GAN and watch it learn"),
       h("label", { for: "preset" }, "Preset"), picker, about,
       h("div", { class: "row" }, start, note),
-      settings),
+      settings), sweeps.element),
     runs.element);
 
   // The defaults of a custom run: the schema's, read back through a throwaway form.
@@ -84,5 +87,5 @@ export function createHome({ schema, presets, meta, navigate }) {
   picker.value = presets.some((p) => p.name === "ring-vanilla") ? "ring-vanilla" : presets[0]?.name ?? "";
   picker.addEventListener("change", pick);
   pick();
-  return { element, destroy: () => runs.destroy() };
+  return { element, destroy: () => { runs.destroy(); sweeps.destroy(); } };
 }

@@ -1,11 +1,12 @@
 // Boots the page: loads the schema, the presets and the server's vocabulary (statuses, metrics, charts, alerts:
-// GET /api/meta), and shows the view the URL names — `?run=ID` (a run), `?compare=A,B` (2–4 runs) or nothing (the
-// start page) — so a link reopens the same view.
+// GET /api/meta), and shows the view the URL names — `?run=ID` (a run), `?compare=A,B` (2–4 runs), `?sweep=ID` (a
+// sweep's cells and heatmap) or nothing (the start page) — so a link reopens the same view.
 import { api } from "./api.js";
 import { createCompareView } from "./compare.js";
 import { h } from "./dom.js";
 import { createHome } from "./home.js";
 import { createRunView } from "./runview.js";
+import { createSweepView } from "./sweep.js";
 import "./perf.js";
 
 const app = document.getElementById("app");
@@ -19,12 +20,14 @@ function readUrl() {
   const params = new URLSearchParams(location.search);
   if (params.get("run")) return { run: params.get("run") };
   if (params.get("compare")) return { compare: params.get("compare").split(",").filter(Boolean) };
+  if (params.get("sweep")) return { sweep: params.get("sweep") };
   return {};
 }
 
 function urlOf(state) {
   if (state.run) return `?run=${encodeURIComponent(state.run)}`;
   if (state.compare) return `?compare=${state.compare.map(encodeURIComponent).join(",")}`;
+  if (state.sweep) return `?sweep=${encodeURIComponent(state.sweep)}`;
   return "/";
 }
 
@@ -38,6 +41,7 @@ function show(state) {
   if (current) current.destroy();
   if (state.run) current = createRunView({ runId: state.run, schema, meta, navigate });
   else if (state.compare) current = createCompareView({ runIds: state.compare, meta, navigate });
+  else if (state.sweep) current = createSweepView({ sweepId: state.sweep, meta, navigate });
   else current = createHome({ schema, presets, meta, navigate });
   app.replaceChildren(current.element);
   window.scrollTo(0, 0);

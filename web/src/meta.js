@@ -7,7 +7,8 @@
  * @typedef {{id: string, title: string, testid?: string, points?: boolean, series: SeriesSpec[]}} ChartSpec
  * @typedef {{
  *   statuses: {all: string[], live: string[], final: string[], patchable: string[], actions: Record<string, string[]>},
- *   alerts: {kind: string, title: string}[], metrics: {name: string, label: string}[], charts: ChartSpec[]
+ *   alerts: {kind: string, title: string}[], metrics: {name: string, label: string}[], charts: ChartSpec[],
+ *   sweeps?: {statuses: string[], cell_statuses: string[], max_cells: number, max_seeds: number}
  * }} Meta
  */
 
@@ -58,4 +59,10 @@ export function chartedMetrics(meta) {
     }
   }
   return out;
+}
+
+/** Every status a sweep's cell may be in, for ordering counts: the runs' lifecycle, then the statuses of a cell
+ * without a run (waiting for quota, cancelled, its run deleted). */
+export function cellOrder(meta) {
+  return [...meta.statuses.all, ...(meta.sweeps?.cell_statuses || [])];
 }

@@ -44,6 +44,8 @@ export function createRunList(navigate, meta) {
         h("span", { class: "status", "data-status": run.status }, run.status),
         h("span", { class: "muted small" }, `step ${run.step}`),
         run.parent_id ? h("span", { class: "muted small" }, `← ${shortId(run.parent_id)} @ ${run.parent_step}`) : null,
+        run.sweep_id ? h("a", { class: "small", href: `?sweep=${run.sweep_id}`,
+          onclick: (e) => { e.preventDefault(); navigate({ sweep: run.sweep_id }); } }, `sweep ${shortId(run.sweep_id)}`) : null,
         h("span", { class: "metrics small" }, metrics)),
       children.length ? h("ul", {}, children) : null);
   }

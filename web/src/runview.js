@@ -1,5 +1,5 @@
-// The live run view: status and controls on top, the field view (2D) or sample grid (images) beside the charts,
-// live controls, alerts, samples, and "fork here". State comes from the run's stream: a snapshot first, then
+// The live run view: status and controls on top, the field view (2D), the phase portrait (Dirac-GAN) or the sample
+// grid (images) beside the charts, live controls, alerts, samples, and "fork here". State comes from the run's stream: a snapshot first, then
 // live events, applied to plain state by the shared reducer and drawn once per animation frame.
 import { api, ApiError } from "./api.js";
 import { createAlertBanner } from "./alerts.js";
@@ -9,6 +9,7 @@ import { h, shortId } from "./dom.js";
 import { createFieldView } from "./field.js";
 import { createConfigForm } from "./form.js";
 import { createImagePanel } from "./images.js";
+import { createPortrait } from "./portrait.js";
 import { frameScheduler, timeHandler } from "./perf.js";
 import { allows, chartSpecs, statusIn } from "./meta.js";
 import { applyEvent, createRunState, preparingText, takeDirty } from "./reducer.js";
@@ -43,6 +44,8 @@ export function createRunView({ runId, schema, meta, navigate }) {
   const banner = createAlertBanner(meta, (patch) => sendPatch(patch));
   const fieldView = createFieldView();
   fieldView.element.hidden = true;
+  const portrait = createPortrait(); // a Dirac-GAN's field frames are its phase portrait, not a 2D heatmap
+  portrait.element.hidden = true;
   const imagePanel = createImagePanel(runId);
   imagePanel.element.hidden = true;
   const samples = createSamplesPanel(runId);
@@ -59,13 +62,14 @@ export function createRunView({ runId, schema, meta, navigate }) {
       h("div", { class: "run-actions" }, pause, resume, stop, forkButton)),
     message, banner.element, forkBox,
     h("div", { class: "run-body" },
-      h("div", { class: "visual" }, fieldView.element, imagePanel.element, samples.element),
+      h("div", { class: "visual" }, portrait.element, fieldView.element, imagePanel.element, samples.element),
       h("div", { class: "charts-col" }, preparing, chartsBox),
       controls.element));
 
   const schedule = frameScheduler(render);
   const resize = new ResizeObserver(() => { resized = true; schedule(); });
   resize.observe(chartsBox);
+  resize.observe(portrait.canvas);
 
   // ------------------------------------------------------------------ events
   function onState(link, detail) {
@@ -99,8 +103,14 @@ export function createRunView({ runId, schema, meta, navigate }) {
     samples.update(run.checkpoint_step, run.config.model.conditional);
     renderLineage(run);
     renderPreparing(dirty.preparing);
-    if (dirty.charts || resized) { for (const chart of charts) chart.update(); resized = false; }
-    if (dirty.field && state.field) { fieldView.element.hidden = false; fieldView.draw(state.field); }
+    if (dirty.charts || resized) for (const chart of charts) chart.update();
+    const dirac = run.config.dataset.kind === "dirac";
+    element.classList.toggle("dirac", dirac);
+    portrait.element.hidden = !dirac;
+    if (dirac && (dirty.charts || dirty.field || dirty.run || resized)) {
+      portrait.draw(state.store.columns.get("theta"), state.store.columns.get("psi"), state.field);
+    } else if (!dirac && dirty.field && state.field) { fieldView.element.hidden = false; fieldView.draw(state.field); }
+    resized = false;
     if (dirty.image && state.image) { imageMode = true; imagePanel.frame(state.image); }
     imagePanel.element.hidden = !imageMode;
   }
@@ -118,10 +128,13 @@ export function createRunView({ runId, schema, meta, navigate }) {
 
   let lineageKey = "";
   function renderLineage(run) {
-    const key = `${run.parent_id}`;
+    const key = `${run.parent_id}|${run.sweep_id}`;
     if (key === lineageKey) return;
     lineageKey = key;
-    lineage.replaceChildren(run.parent_id ? h("span", {}, "forked from ",
+    const sweep = run.sweep_id ? h("span", { testid: "run-sweep" }, `cell ${run.sweep_cell} of sweep `,
+      h("a", { href: `?sweep=${run.sweep_id}`, onclick: (ev) => { ev.preventDefault(); navigate({ sweep: run.sweep_id }); } },
+        shortId(run.sweep_id))) : "";
+    lineage.replaceChildren(sweep, sweep && run.parent_id ? " · " : "", run.parent_id ? h("span", {}, "forked from ",
       h("a", { href: `?run=${run.parent_id}`, onclick: (ev) => { ev.preventDefault(); navigate({ run: run.parent_id }); } },
         shortId(run.parent_id)), ` at step ${run.parent_step} · `,
       h("button", { type: "button", class: "link", testid: "compare-parent",

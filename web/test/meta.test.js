@@ -2,7 +2,7 @@
 // reading shows as a Pause button on a paused run or a chart with a missing or unlabelled line.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { alertTitle, allows, chartedMetrics, chartSpecs, metricLabel, statusIn, summaryMetrics } from "../src/meta.js";
+import { alertTitle, allows, cellOrder, chartedMetrics, chartSpecs, metricLabel, statusIn, summaryMetrics } from "../src/meta.js";
 import { META } from "./fixtures.js";
 
 describe("statuses", () => {
@@ -70,5 +70,17 @@ describe("charts", () => {
 describe("summary", () => {
   test("the run list shows exactly the metrics the server marks as summary, in its order", () => {
     assert.deepEqual(summaryMetrics(META), ["d_loss", "g_loss", "modes_covered"]);
+  });
+});
+
+describe("sweeps", () => {
+  test("a cell's statuses: the runs' lifecycle, then those of a cell without a run, as the server lists them", () => {
+    const withSweeps = { ...META, sweeps: { statuses: ["running", "finished", "stopped"],
+      cell_statuses: ["pending", "cancelled", "deleted"], max_cells: 64, max_seeds: 16 } };
+    assert.deepEqual(cellOrder(withSweeps), [...META.statuses.all, "pending", "cancelled", "deleted"]);
+  });
+
+  test("a server without sweeps in its meta still orders the runs' statuses", () => {
+    assert.deepEqual(cellOrder(META), META.statuses.all);
   });
 });

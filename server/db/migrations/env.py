@@ -29,6 +29,12 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # Batch mode drops the old table after copying it; with foreign keys on, dropping runs would cascade
+                # to every run's metrics, changes and alerts. The pragma is a no-op inside a transaction: committed
+                # before the migrations' own transaction begins.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
             # render_as_batch: SQLite cannot ALTER most things; batch mode recreates the table instead.
             context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
             with context.begin_transaction():

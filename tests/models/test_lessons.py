@@ -1,0 +1,37 @@
+"""The chapter's lessons name only presets, sweep lessons and metrics that exist, in the chapter's order."""
+
+from __future__ import annotations
+
+from models.lessons import LESSONS
+from models.metrics import METRICS
+from models.presets import PRESETS
+from models.sweeps import SWEEP_LESSONS
+
+
+def test_every_lesson_names_existing_presets_sweeps_and_metrics_and_shows_something():
+    metrics = {m.name for m in METRICS}
+    for lesson in LESSONS:
+        assert set(lesson.problem + lesson.fix) <= set(PRESETS), lesson.name
+        assert set(lesson.sweeps) <= set(SWEEP_LESSONS), lesson.name
+        assert set(lesson.watch) <= metrics, lesson.name
+        assert lesson.problem or lesson.fix or lesson.sweeps, lesson.name
+
+
+def test_the_problems_come_first_in_the_chapters_order_then_the_fixes():
+    kinds = [lesson.kind for lesson in LESSONS]
+    assert kinds == sorted(kinds, key=["problem", "fix"].index)
+    assert [lesson.name for lesson in LESSONS if lesson.kind == "problem"] == [
+        "non-convergence",
+        "mode-collapse",
+        "diminished-gradient",
+        "imbalance",
+        "hyperparameter-sensitivity",
+    ]
+    assert len({lesson.name for lesson in LESSONS}) == len(LESSONS)
+
+
+def test_every_preset_and_sweep_lesson_is_taught_by_some_lesson():
+    """A preset no lesson names is missing from the page's gallery and the README's lesson order."""
+    named = {name for lesson in LESSONS for name in lesson.problem + lesson.fix}
+    assert set(PRESETS) - named == set()
+    assert set(SWEEP_LESSONS) == {name for lesson in LESSONS for name in lesson.sweeps}
