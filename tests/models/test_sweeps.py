@@ -153,11 +153,14 @@ def without(config: dict, paths: list[str]) -> dict:
 
 
 @pytest.mark.parametrize("name", list(SWEEP_LESSONS))
-def test_sweep_lessons_keep_ring_vanillas_settings_outside_their_axes(name: str):
-    """Based on ring-vanilla: only the swept fields, the seed and the (shorter) length differ from the preset."""
+def test_sweep_lessons_keep_ring_vanillas_settings_outside_their_axes_and_stated_overrides(name: str):
+    """Based on ring-vanilla: only the swept fields, the seed and the lesson's own overrides (a shorter run; for
+    sensitivity-arch, matched learning rates) differ from the preset."""
     vanilla = preset_config("ring-vanilla").model_dump()
-    for cell in get_lesson(name).sweep().cells():
-        dropped = [*cell.params, "seed", "steps"]
+    lesson = get_lesson(name)
+    assert set(lesson.overrides) <= {"steps", "train.lr_g", "train.lr_d"}
+    for cell in lesson.sweep().cells():
+        dropped = [*cell.params, "seed", *lesson.overrides]
         assert without(cell.config.model_dump(), dropped) == without(vanilla, dropped), (name, cell.params)
 
 

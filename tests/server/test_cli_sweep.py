@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from models.presets import get_preset
 from models.sweeps import MAX_CELLS, MAX_SEEDS
 from server.cli import build_parser, main, parse_grid
 from tests.server.test_cli import cli, explain
@@ -35,7 +36,7 @@ def test_sweep_json_last_line_has_every_cell_with_its_params_seed_and_final_metr
 
 def test_sweep_prints_a_table_of_the_cells_and_its_progress_on_stderr(swept):
     table = swept.stdout.strip().splitlines()[:-1]
-    assert table[0].split() == ["train.lr_g", "seed", "status", "modes_covered", "reverse_kl", "hq_fraction"]
+    assert table[0].split() == ["train.lr_g", "seed", "status", *get_preset("ring-vanilla").watch]
     assert [line.split()[:3] for line in table[1:]] == [["0.0001", "0", "completed"], ["0.001", "0", "completed"]]
     assert "60/60" in swept.stderr and "2 cells × 2 jobs" in swept.stderr
     assert "Traceback" not in swept.stderr

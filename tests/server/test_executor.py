@@ -209,3 +209,44 @@ def test_workers_are_reused_so_back_to_back_runs_pay_no_new_torch_import(
         events.status(f"reuse{i}", "completed")
         events.pump(0.3)  # let the worker's "ready again" arrive
     assert len(set(pids)) < len(pids)  # some worker served more than one run
+
+
+class _Alive:
+    """A worker process that is alive and has not exited: all the executor asks of one here."""
+
+    pid = 0
+    exitcode = None
+
+    def is_alive(self) -> bool:
+        return True
+
+
+class _Pipe:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+def test_a_queued_run_starts_on_the_worker_that_just_finished_not_on_one_still_importing_torch():
+    """A worker back from its run has torch imported and reads its next start at once; a fresh one spawned beside it
+    (e.g. to replace a retired worker) may still be importing torch for seconds. The queued run (a sweep's next
+    cell) must go to the warm one. Fake processes and pipes: the choice is the executor's alone."""
+    from server.executor import Worker
+
+    executor = LocalExecutor(max_concurrent=1, warm=0, cores=2)  # spawns nothing of its own
+    executor.warm = 1  # room in the pool for the returning worker
+    try:
+        cold, warm = Worker(_Alive(), _Pipe()), Worker(_Alive(), _Pipe(), run_id="a", runs=1)
+        with executor._lock:
+            executor._idle.append(cold)
+            executor._active["a"] = warm
+            executor._waiting.append(RunSpec("b", {}, "unused", "unused"))
+        executor._finished("a")
+        assert [m["spec"].run_id for m in warm.control.sent if m["type"] == "start"] == ["b"]
+        assert cold.control.sent == []
+    finally:
+        with executor._lock:
+            executor._idle, executor._active = [], {}
+        executor.shutdown()
