@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import random
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,11 @@ import torch
 
 import models.trainer as trainer_module
 from models import tricks
-from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
 from models.config import parse_config
 from models.losses import LOSSES, r1_penalty
 from models.presets import preset_config
-from models.trainer import StepInterruptedError, Trainer, discriminator_loss
-from tests.models.tiny import equal, small_digits, tiny_config, tiny_digits_config
+from models.trainer import Trainer, discriminator_loss
+from tests.models.tiny import cut_short, equal, small_digits, tiny_config, tiny_digits_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -228,41 +226,11 @@ def test_a_simultaneous_r1_step_cut_short_anywhere_carries_on_bit_identically_th
             "stream": {"eval_every": 2, "eval_samples": 100},
         }
     )
-    steps = 6
-    straight = Trainer(config, tmp_path)
-    asks = 0
-
-    def count() -> bool:
-        nonlocal asks
-        asks += 1
-        return False
-
-    expected = [straight.step(count) for _ in range(steps)]
-    asks_per_step = asks // steps
-    cut = Trainer(config, tmp_path)
-    got: list[dict[str, float]] = []
-    schedule = random.Random(5)
-    interrupted = reloaded = 0
-    while len(got) < steps:
-        asked = 0
-
-        def should_stop(stop_at: int = schedule.randint(1, asks_per_step)) -> bool:
-            nonlocal asked
-            asked += 1
-            return asked >= stop_at
-
-        try:
-            got.append(cut.step(should_stop))
-        except StepInterruptedError:
-            interrupted += 1
-            if interrupted % 2 == 0:  # stopped mid-step, saved, and resumed from the checkpoint
-                save_checkpoint(cut, tmp_path / "cut.pt")
-                cut = trainer_from_checkpoint(load_checkpoint(tmp_path / "cut.pt"), tmp_path)
-                reloaded += 1
-    assert interrupted >= 4 and reloaded >= 2, (interrupted, reloaded)
-    equal(straight.state_dict(), cut.state_dict())
+    run = cut_short(config, tmp_path, steps=6, seed=5, reload_every=2)
+    assert run.interrupted >= 4 and run.reloaded >= 2, (run.interrupted, run.reloaded)
+    equal(run.straight.state_dict(), run.cut.state_dict())
     keys = ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g")
-    assert [[m[k] for k in keys] for m in expected] == [[m[k] for k in keys] for m in got]
+    assert [[m[k] for k in keys] for m in run.expected] == [[m[k] for k in keys] for m in run.got]
 
 
 def test_updates_can_be_switched_live_and_the_switch_is_logged():

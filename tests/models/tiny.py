@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -63,3 +65,53 @@ def equal(a: Any, b: Any, path: str = "state") -> None:
             equal(x, y, f"{path}[{i}]")
     else:
         assert a == b, (path, a, b)
+
+
+@dataclasses.dataclass
+class CutShort:
+    """Two runs of one config: ``straight`` asked to stop at every check but never told to, and ``cut`` told to stop
+    at a random check of each step, resumed, and every ``reload_every``-th time reloaded from its checkpoint."""
+
+    straight: Any
+    cut: Any
+    expected: list[dict[str, float]]
+    got: list[dict[str, float]]
+    interrupted: int
+    reloaded: int
+
+
+def cut_short(config: RunConfig, data_dir: Path, steps: int, seed: int, reload_every: int) -> CutShort:
+    from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
+    from models.trainer import StepInterruptedError, Trainer
+
+    straight = Trainer(config, data_dir)
+    asks = 0
+
+    def count() -> bool:
+        nonlocal asks
+        asks += 1
+        return False
+
+    expected = [straight.step(count) for _ in range(steps)]  # asked, never told to stop: the same run
+    asks_per_step = asks // steps
+    cut = Trainer(config, data_dir)
+    got: list[dict[str, float]] = []
+    schedule = random.Random(seed)
+    interrupted = reloaded = 0
+    while len(got) < steps:
+        asked = 0
+
+        def should_stop(stop_at: int = schedule.randint(1, asks_per_step)) -> bool:  # anywhere in a step or its eval
+            nonlocal asked
+            asked += 1
+            return asked >= stop_at
+
+        try:
+            got.append(cut.step(should_stop))
+        except StepInterruptedError:
+            interrupted += 1
+            if interrupted % reload_every == 0:  # stopped mid-step and resumed from the checkpoint it saved
+                save_checkpoint(cut, data_dir / "cut.pt")
+                cut = trainer_from_checkpoint(load_checkpoint(data_dir / "cut.pt"), data_dir)
+                reloaded += 1
+    return CutShort(straight, cut, expected, got, interrupted, reloaded)

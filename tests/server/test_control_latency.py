@@ -4,7 +4,6 @@ inside them, and a step it cut short carries on exactly as it would have gone (i
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,11 @@ import pytest
 from websockets.sync.client import connect
 
 import models.trainer as trainer_module
-from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
+from models.checkpoint import load_checkpoint
 from models.config import parse_config
 from models.trainer import StepInterruptedError, Trainer
 from server.paths import checkpoint_path
-from tests.models.tiny import equal
+from tests.models.tiny import cut_short, equal
 from tests.server.conftest import serve
 from tests.server.test_runs_api import create, receive_until, ws_url
 
@@ -66,40 +65,10 @@ def test_a_step_cut_short_anywhere_carries_on_bit_identically_even_through_a_che
     monkeypatch.setattr(trainer_module, "CHECK_SECONDS", 0.0)  # ask at every layer
     monkeypatch.setattr(trainer_module, "INTERRUPTIBLE_UPDATES_SECONDS", -1.0)  # every step counts as slow
     config = parse_config(configs(tmp_path)[case])
-    straight = Trainer(config, tmp_path)
-    asks = 0
-
-    def count() -> bool:
-        nonlocal asks
-        asks += 1
-        return False
-
-    expected = [straight.step(count) for _ in range(STEPS)]  # asked, never told to stop: the same run
-    asks_per_step = asks // STEPS
-
-    cut = Trainer(config, tmp_path)
-    got: list[dict[str, float]] = []
-    schedule = random.Random(case)
-    interrupted = reloaded = 0
-    while len(got) < STEPS:
-        asked = 0
-
-        def should_stop(stop_at: int = schedule.randint(1, asks_per_step)) -> bool:  # anywhere in a step or its eval
-            nonlocal asked
-            asked += 1
-            return asked >= stop_at
-
-        try:
-            got.append(cut.step(should_stop))
-        except StepInterruptedError:
-            interrupted += 1
-            if interrupted % 3 == 0:  # stopped mid-step and resumed from the checkpoint it saved
-                save_checkpoint(cut, tmp_path / "cut.pt")
-                cut = trainer_from_checkpoint(load_checkpoint(tmp_path / "cut.pt"), tmp_path)
-                reloaded += 1
-    assert interrupted >= 6 and reloaded >= 2, (interrupted, reloaded)
-    equal(straight.state_dict(), cut.state_dict())
-    for want, have in zip(expected, got):
+    run = cut_short(config, tmp_path, steps=STEPS, seed=case, reload_every=3)
+    assert run.interrupted >= 6 and run.reloaded >= 2, (run.interrupted, run.reloaded)
+    equal(run.straight.state_dict(), run.cut.state_dict())
+    for want, have in zip(run.expected, run.got):
         assert [want[k] for k in ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g")] == [
             have[k] for k in ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g")
         ]
