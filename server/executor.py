@@ -7,15 +7,21 @@ once (by default half the cores, but two on a 2-core machine), each with ``(core
 threads (at least one), so concurrent runs never oversubscribe the cores; further runs wait in a FIFO queue (a
 ``queued`` status event). A paused run gives its slot back but keeps its worker (its process, model and data stay in
 memory, blocked at no CPU cost), so paused runs never keep new ones waiting; resumed while every slot is taken, it
-queues like a new run (``queued``, then ``running`` when a slot frees). A worker that dies without saying why
-(segfault, OOM kill, ``kill -9``) is noticed by a watchdog, which reports its run ``failed`` with the exit code. Runs
-whose device is ``auto`` (or bare ``cuda``) are placed on the GPUs round-robin; the others train where their config
-says.
+queues like a new run (``queued``, then ``running`` when a slot frees). Runs whose device is ``auto`` (or bare
+``cuda``) are placed on the GPUs round-robin; the others train where their config says.
+
+Each worker sends its events on a pipe of its own, drained by one reader thread here. A shared
+``multiprocessing.Queue`` is not safe against ``kill -9``: its writers share one lock and one pipe, so a worker
+killed mid-write (CI caught one 12 ms into a start-up) leaves the lock held and half a message in the pipe, and
+every other run's events, and the server's own, stop for good. With a pipe each, a dead worker breaks only its own
+pipe: the reader passes on everything it sent, sees the end of the pipe, and reports its run ``failed`` with the
+exit code right after its last event (a segfault, an OOM kill, ``kill -9``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -23,14 +29,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from models.config import ConfigError
 from server.status import FINAL_STATUSES
 from server.worker import RunSpec, worker_main
 
-WATCHDOG_SECONDS = 0.2
+log = logging.getLogger(__name__)
+
+EXIT_GRACE_SECONDS = 2.0  # a worker whose event pipe has ended is exiting: this long to reap it before it is killed
 RUNS_PER_WORKER = 20  # a worker is reused for this many runs, then replaced: bounds any slow leak
 
 
@@ -77,12 +85,13 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
-@dataclass
+@dataclass(eq=False)
 class Worker:
     process: Any  # multiprocessing.Process (spawn context)
-    control: Connection
-    run_id: str | None = None
-    finished: bool = False  # the run sent its final status
+    control: Connection  # server -> worker: start, patch, pause, resume, stop, exit
+    events: Connection  # worker -> server: its events, read by the executor's reader thread
+    run_id: str | None = None  # the run it was last given
+    final_run: str | None = None  # the last run whose final status it sent (set by the reader as it passes it on)
     runs: int = 0
     ready: bool = False  # torch imported and waiting for a run (it said so)
 
@@ -96,17 +105,19 @@ class LocalExecutor:
 
     def __post_init__(self) -> None:
         self._ctx = mp.get_context("spawn")
-        self._events: Any = self._ctx.Queue()
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()  # from every worker (via the reader) and from us
         self._lock = threading.RLock()
+        self._workers: list[Worker] = []  # every worker process whose event pipe is still open
+        self._wake_reader, self._wake = self._ctx.Pipe(duplex=False)  # a new worker's pipe, or shutdown
         self._idle: list[Worker] = []
         self._active: dict[str, Worker] = {}  # runs that hold a worker, paused ones included
         self._paused: set[str] = set()  # of those, the paused: they hold no training slot
         self._waiting: deque[RunSpec | str] = deque()  # new runs, and the ids of paused runs waiting to resume
         self._next_gpu = 0
         self._closed = False
+        self._reader = threading.Thread(target=self._read_events, name="executor-events", daemon=True)
+        self._reader.start()
         self._fill_pool()
-        self._watchdog = threading.Thread(target=self._watch, name="executor-watchdog", daemon=True)
-        self._watchdog.start()
 
     # ------------------------------------------------------------------------------- interface
 
@@ -173,24 +184,34 @@ class LocalExecutor:
     def shutdown(self) -> None:
         with self._lock:
             self._closed = True
-            workers = self._idle + list(self._active.values())
-            self._idle, self._active = [], {}
+            workers = list(self._workers)
+            self._idle, self._active, self._workers = [], {}, []
             self._waiting.clear()
             self._paused.clear()
+        self._wake_up_reader()
+        self._reader.join(timeout=5)
         for worker in workers:
             if worker.process.is_alive():
                 worker.process.kill()
             worker.process.join(timeout=5)
             worker.control.close()
+            worker.events.close()
 
     # ------------------------------------------------------------------------------- internals
 
     def _spawn(self) -> Worker:
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=worker_main, args=(child, self._events), daemon=True, name="ganplay-worker")
+        control, control_end = self._ctx.Pipe(duplex=False)
+        events_end, events = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(target=worker_main, args=(control, events), daemon=True, name="ganplay-worker")
         process.start()
-        child.close()
-        return Worker(process, parent)
+        # Our copies of the worker's ends closed: its event pipe then ends exactly when the worker does.
+        control.close()
+        events.close()
+        worker = Worker(process, control_end, events_end)
+        with self._lock:
+            self._workers.append(worker)
+        self._wake_up_reader()
+        return worker
 
     def _fill_pool(self) -> None:
         with self._lock:
@@ -209,7 +230,7 @@ class LocalExecutor:
         if device.startswith("cuda:") and device != spec.device:
             self._next_gpu += 1  # placed by us: the next such run takes the next GPU
         spec = replace(spec, threads=threads_per_run(self.cores, self.max_concurrent), device=device)
-        worker.run_id, worker.finished = spec.run_id, False
+        worker.run_id = spec.run_id
         worker.runs += 1
         self._active[spec.run_id] = worker
         worker.control.send({"type": "start", "spec": spec})
@@ -266,7 +287,6 @@ class LocalExecutor:
             if run_id in self._waiting:
                 self._waiting.remove(run_id)  # paused and waiting to resume when its worker died
             if worker is not None:
-                worker.finished = True
                 spare = len(self._idle) < self.warm + self.max_concurrent
                 if worker.process.is_alive() and worker.runs < RUNS_PER_WORKER and spare and not self._closed:
                     worker.run_id = None
@@ -287,33 +307,62 @@ class LocalExecutor:
         # Reaped off this path (it may take a moment to exit): an unjoined process stays a zombie for good.
         threading.Thread(target=_reap, args=(worker.process,), name="reap-worker", daemon=True).start()
 
-    def _watch(self) -> None:
-        """Report runs whose worker process died without a final status."""
+    def _wake_up_reader(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake.send_bytes(b"")
+
+    def _read_events(self) -> None:
+        """Pass every worker's events on, in each worker's order; report a worker's end the moment its pipe ends."""
         while not self._closed:
-            time.sleep(WATCHDOG_SECONDS)
             with self._lock:
-                # Exit code 0 means the run ended normally and its final status is already on the queue.
-                dead = [
-                    (run_id, w)
-                    for run_id, w in self._active.items()
-                    if not w.finished and not w.process.is_alive() and w.process.exitcode != 0
-                ]
-                for _, worker in dead:
-                    worker.finished = True
-                self._idle = [w for w in self._idle if w.process.is_alive()]
-                # An idle worker that is still warming up is fine; one whose process ended is replaced.
-            for run_id, worker in dead:
-                self._events.put(
-                    {
-                        "run_id": run_id,
-                        "type": "status",
-                        "status": "failed",
-                        "time": time.time(),
-                        "reason": f"worker process exited with code {worker.process.exitcode}",
-                    }
-                )
-            if dead:
-                self._fill_pool()
+                by_pipe: dict[Any, Worker] = {worker.events: worker for worker in self._workers}
+            for pipe in wait([self._wake_reader, *by_pipe], timeout=1.0):
+                if pipe is self._wake_reader:
+                    self._wake_reader.recv_bytes()
+                    continue
+                worker = by_pipe[pipe]
+                try:
+                    event: dict[str, Any] = worker.events.recv()
+                except (EOFError, OSError):  # it has exited (or died), whatever it was half-way through sending
+                    self._worker_ended(worker)
+                    continue
+                except Exception:  # a message it could not have sent whole: treat the worker as broken
+                    log.exception("unreadable event from worker %s: killing it", worker.process.pid)
+                    worker.process.kill()
+                    self._worker_ended(worker)
+                    continue
+                if event.get("type") == "status" and event.get("status") in FINAL_STATUSES:
+                    worker.final_run = event.get("run_id")
+                self._events.put(event)
+
+    def _worker_ended(self, worker: Worker) -> None:
+        """Its pipe has ended and everything it sent has been passed on: if its run never got a final status, the run
+        fails with the exit code, after its last event; an idle worker is replaced."""
+        worker.process.join(timeout=EXIT_GRACE_SECONDS)
+        if worker.process.is_alive():  # it closed its pipe yet lives on: it cannot report, so it cannot stay
+            worker.process.kill()
+            worker.process.join(timeout=5)
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            worker.events.close()
+            was_idle = worker in self._idle
+            if was_idle:
+                self._idle.remove(worker)
+            run_id = worker.run_id
+            orphan = run_id is not None and worker.final_run != run_id and self._active.get(run_id) is worker
+        if orphan:
+            self._events.put(
+                {
+                    "run_id": run_id,
+                    "type": "status",
+                    "status": "failed",
+                    "time": time.time(),
+                    "reason": f"worker process exited with code {worker.process.exitcode}",
+                }
+            )
+        if was_idle:
+            self._fill_pool()
 
 
 def _reap(process: Any, grace: float = 10.0) -> None:

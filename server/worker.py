@@ -4,8 +4,9 @@ Between steps it drains its control pipe (patch, pause, resume, stop), so a patc
 boundary and is acknowledged with that step. A slow step, quality measurement or sample frame also looks at the
 pipe as it goes (``Trainer.step(should_stop)``): a pause or stop takes effect within a fraction of a second at an
 update boundary, however long the step, and the step carries on from there on resume. Everything it learns it
-sends as plain-dict events on one shared queue; metric rows are batched (at most every ``FLUSH_SECONDS``) so
-streaming costs the loop one queue put per batch, not per step. It never touches the database or the network:
+sends as plain-dict events on its own event pipe (never one shared with other workers: see server/executor.py);
+metric rows are batched (at most every ``FLUSH_SECONDS``) so streaming costs the loop one send per batch, not per
+step. It never touches the database or the network:
 the server owns those.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import time
 import traceback
 from collections import deque
@@ -41,10 +43,22 @@ class RunSpec:
     device: str = "auto"  # the config's device; the executor places auto (and bare cuda) on a GPU of its choice
 
 
-class Emitter:
-    """Events of one run, onto the shared queue; metrics rows wait for the next flush."""
+class EventPipe:
+    """This worker's events to the server. One lock: the trainer's background threads may send too, and a pipe
+    message must go whole."""
 
-    def __init__(self, queue: Any, run_id: str):
+    def __init__(self, connection: Connection):
+        self.connection, self.lock = connection, threading.Lock()
+
+    def put(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.connection.send(event)
+
+
+class Emitter:
+    """Events of one run, onto this worker's event pipe; metrics rows wait for the next flush."""
+
+    def __init__(self, queue: EventPipe, run_id: str):
         self.queue, self.run_id = queue, run_id
         self.rows: list[dict[str, float]] = []
         self.last_flush = 0.0
@@ -65,21 +79,22 @@ class Emitter:
         self.last_flush = time.monotonic()
 
 
-def worker_main(control: Connection, events: Any) -> None:
+def worker_main(control: Connection, event_pipe: Connection) -> None:
     """Entry point of a pooled worker process: import torch now (the slow part), then serve runs one after another
     until told to exit, so the import is paid once per worker rather than once per run."""
     _warm_up()
-    while True:
-        events.put({"type": "worker_ready", "pid": os.getpid()})
-        try:
+    events = EventPipe(event_pipe)
+    try:
+        while True:
+            events.put({"type": "worker_ready", "pid": os.getpid()})
             message = control.recv()
             while message.get("type") != "start":  # leftovers addressed to a run that has already ended
                 if message.get("type") == "exit":
                     return
                 message = control.recv()
-        except (EOFError, OSError):  # the executor has gone
-            return
-        run(message["spec"], control, events)
+            run(message["spec"], control, events)
+    except (EOFError, OSError):  # the executor has gone (a closed pipe either way): nobody is left to tell
+        return
 
 
 def _warm_up() -> None:
@@ -110,7 +125,7 @@ def _warm_up() -> None:
     torch.set_num_threads(threads)
 
 
-def run(spec: RunSpec, control: Connection, events: Any) -> None:
+def run(spec: RunSpec, control: Connection, events: EventPipe) -> None:
     import torch
 
     from models.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint

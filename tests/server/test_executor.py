@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -153,6 +154,47 @@ def test_killed_worker_fails_its_run_within_two_seconds_and_spares_the_other(
     events.status("bystander", "stopped")
 
 
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fails the block with TimeoutError after ``seconds``, even inside a blocking read: a hang becomes a failure."""
+
+    def expire(*_: Any) -> None:
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_worker_killed_mid_message_fails_only_its_own_run_and_every_other_event_still_flows(
+    executor: LocalExecutor, events: Events, tmp_path: Path
+):
+    """A run streaming ~300 kB frames as fast as it may, while the server reads nothing for a second, is killed with
+    its pipe full, half-way through a message. Only its run fails (with the exit code, after every event it sent
+    whole); the bystander's events keep coming. With one queue shared by all workers (the design before this test)
+    the dead writer kept the queue's lock and left half a message in the shared pipe: every run's events, the
+    server's own ``failed`` included, stopped for good (CI: a kill 12 ms into a start-up hung the suite)."""
+    heavy = {"samples_every": 1, "max_frames_per_second": 60, "n_samples": 4096, "field_resolution": 128}
+    executor.submit(spec(tmp_path, "jam", steps=1_000_000, stream=heavy))
+    executor.submit(spec(tmp_path, "calm", steps=1_000_000))
+    events.wait("jam", lambda e: e["type"] == "field")
+    events.wait("calm", lambda e: e["type"] == "metrics")
+    time.sleep(1.0)  # nobody reads: a shared pipe would now be full, its lock held by a blocked writer
+    os.kill(executor.pids()["jam"], signal.SIGKILL)
+    killed = time.time()
+    with deadline(20):
+        failed = events.status("jam", "failed", timeout=10)
+        assert failed["reason"] == "worker process exited with code -9"
+        events.wait("calm", lambda e: e["type"] == "metrics" and e["time"] > killed + 0.5, timeout=10)
+    assert events.by_run["jam"][-1] is failed  # nothing of the dead run's came after its failure
+    executor.send("calm", {"type": "stop"})
+    events.status("calm", "stopped")
+
+
 def test_runs_beyond_the_limit_queue_and_start_in_order(executor: LocalExecutor, events: Events, tmp_path: Path):
     for name in ("q1", "q2", "q3"):
         executor.submit(spec(tmp_path, name, steps=100_000))
@@ -238,7 +280,7 @@ def test_a_queued_run_starts_on_the_worker_that_just_finished_not_on_one_still_i
     executor = LocalExecutor(max_concurrent=1, warm=0, cores=2)  # spawns nothing of its own
     executor.warm = 1  # room in the pool for the returning worker
     try:
-        cold, warm = Worker(_Alive(), _Pipe()), Worker(_Alive(), _Pipe(), run_id="a", runs=1)
+        cold, warm = Worker(_Alive(), _Pipe(), _Pipe()), Worker(_Alive(), _Pipe(), _Pipe(), run_id="a", runs=1)
         with executor._lock:
             executor._idle.append(cold)
             executor._active["a"] = warm
