@@ -83,6 +83,12 @@ BENCHES = [
         True,
     ),
     Bench("unroll_cost", [], "≤ 1.1 at each K", lambda line: numbers(r"K=0\) (\d+\.\d+)", line)[0] <= 1.1, True),
+    Bench(
+        "ray_executor",
+        ["--runs", "10", "--pairs", "3"],
+        "warm p95 < 1 s, Ray/local ≥ 0.95",
+        lambda line: numbers(r"p95 (\d+) ms", line)[0] < 1000 and numbers(r"ray/local (\d+\.\d+)", line)[0] >= 0.95,
+    ),
 ]
 
 

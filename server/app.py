@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,17 +11,41 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from server.api import artifacts, datasets, meta, runs, stream, sweeps
+from server.api import artifacts, datasets, meta, runs, stream, sweeps, users
 from server.api.errors import database_unavailable
 from server.db.engine import DATABASE_ERRORS, make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
-from server.executor import LocalExecutor, default_max_concurrent
+from server.executor import Executor, LocalExecutor, default_max_concurrent
 from server.hub import Hub
 from server.jobs import JobManager
 from server.limits import UploadLimitMiddleware
+from server.ray_executor import RayExecutor
 from server.samples import GeneratorCache
 from server.security import HostAndSiteMiddleware, TokenMiddleware, nested_too_deeply
 from server.settings import Settings, get_settings
+
+
+def make_executor(settings: Settings, gpus: int) -> Executor:
+    """The executor the settings name (README, "Executors"): worker processes here, or actors on a Ray cluster."""
+    cores = os.cpu_count() or 1
+    if settings.executor == "ray":
+        if importlib.util.find_spec("ray") is None:
+            raise RuntimeError("GANPLAY_EXECUTOR=ray needs Ray: pip install 'ganplay[ray]'")
+        return RayExecutor(
+            settings.ray_address,
+            cpus_per_run=settings.ray_cpus_per_run,
+            gpu_fraction=settings.ray_gpus_per_run,
+            warm=settings.warm_workers,
+            max_concurrent=settings.max_concurrent,
+            local_cpus=max(1, cores - 1),  # a Ray instance of its own leaves a core to the server, as locally
+            local_gpus=gpus,
+        )
+    return LocalExecutor(
+        max_concurrent=settings.max_concurrent or default_max_concurrent(cores),
+        warm=settings.warm_workers,
+        cores=cores,
+        gpus=gpus,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,13 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = settings.database_url or sqlite_url(settings.data_dir)
         upgrade(url)
         engine = make_engine(url)
-        cores = os.cpu_count() or 1
-        executor = LocalExecutor(
-            max_concurrent=settings.max_concurrent or default_max_concurrent(cores),
-            warm=settings.warm_workers,
-            cores=cores,
-            gpus=torch.cuda.device_count(),
-        )
+        executor = make_executor(settings, torch.cuda.device_count())
         app.state.hub = Hub(asyncio.get_running_loop())
         app.state.generators = GeneratorCache()
         app.state.jobs = JobManager(
@@ -73,5 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(sweeps.router)
     app.include_router(stream.router)
+    app.include_router(users.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app

@@ -1,4 +1,5 @@
-"""The ``ganplay`` command: list presets, train headless, sweep a grid of settings, sample from a checkpoint.
+"""The ``ganplay`` command: list presets, train headless, sweep a grid of settings, sample from a checkpoint, serve,
+and manage the users of a classroom server.
 
 Every user mistake (unknown preset, bad ``--set``, missing data, unreadable checkpoint) ends in one line naming
 the field and the reason and a non-zero exit, never a traceback.
@@ -13,6 +14,8 @@ import os
 import queue
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +337,83 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+# ----------------------------------------------------------------------------------------- users
+
+
+@contextmanager
+def _user_session(args: argparse.Namespace) -> Iterator[tuple[Any, str]]:
+    """One transaction on the server's database (GANPLAY_DATABASE_URL, else SQLite under --data-dir /
+    GANPLAY_DATA_DIR), brought to the newest schema first as the server does at start-up, and the server's
+    GANPLAY_AUTH. Committed when the block ends without an error."""
+    from pydantic import ValidationError
+
+    from server.db.engine import make_engine, make_session_factory, sqlite_url
+    from server.db.migrate import upgrade
+    from server.settings import Settings
+
+    try:
+        settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    except ValidationError as e:
+        raise CliError("; ".join(str(error["msg"]) for error in e.errors())) from None
+    if settings.database_url is None:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    url = settings.database_url or sqlite_url(settings.data_dir)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            yield session, str(settings.auth)
+    finally:
+        engine.dispose()
+
+
+def cmd_users_add(args: argparse.Namespace) -> None:
+    """The new token goes on the last line, alone, so a script can take it with ``tail -n 1``."""
+    from server.users import add_user
+
+    with _user_session(args) as (session, auth):
+        token = add_user(session, args.name, admin=args.admin)
+    if auth != "users":
+        print(f"ganplay: note: GANPLAY_AUTH is {auth} here; tokens count only with GANPLAY_AUTH=users", file=sys.stderr)
+    role = "an admin" if args.admin else "a user"
+    print(f"added {args.name} as {role}; their token, shown only now (the server keeps only its hash):")
+    print(token)
+
+
+def cmd_users_list(args: argparse.Namespace) -> None:
+    from server.users import list_users
+
+    with _user_session(args) as (session, _):
+        users = list_users(session)
+    if not users:
+        print("no users yet: ganplay users add NAME [--admin]")
+        return
+    rows = [
+        [
+            u.name,
+            "admin" if u.admin else "user",
+            f"{u.created_at:%Y-%m-%d %H:%M}",
+            "active" if u.revoked_at is None else f"revoked {u.revoked_at:%Y-%m-%d %H:%M}",
+        ]
+        for u in users
+    ]
+    header = ["name", "role", "created (UTC)", "status"]
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    for line in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+
+
+def cmd_users_revoke(args: argparse.Namespace) -> None:
+    from server.users import revoke_user
+
+    with _user_session(args) as (session, _):
+        revoke_user(session, args.name)
+    print(
+        f"revoked {args.name}: their token stops working now (open pages within a second); their runs keep "
+        f"running. A new token: ganplay users add {args.name}"
+    )
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -396,21 +476,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="default GANPLAY_PORT, else 8000")
     p.add_argument("--data-dir", help="default GANPLAY_DATA_DIR, else ./data")
     p.set_defaults(func=cmd_serve)
+
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--data-dir", help="the server's data dir, for its SQLite database (default GANPLAY_DATA_DIR, else ./data)"
+    )
+    p = sub.add_parser(
+        "users",
+        help="the people of a classroom server (GANPLAY_AUTH=users)",
+        description="Add, list and revoke the users of a server run with GANPLAY_AUTH=users, in its database "
+        "(GANPLAY_DATABASE_URL, else data/ganplay.db). Each user has a token of their own; admins (instructors) "
+        "may steer, delete and share anyone's runs.",
+    )
+    users = p.add_subparsers(dest="users_command", required=True)
+    q = users.add_parser("add", parents=[where], help="add a user (or give a revoked one a new token)")
+    q.add_argument("name", help="1–64 letters, digits, '_', '.', '-'")
+    q.add_argument("--admin", action="store_true", help="an instructor: may steer, delete and share any run")
+    q.set_defaults(func=cmd_users_add)
+    q = users.add_parser("list", parents=[where], help="every user, their role and whether they are revoked")
+    q.set_defaults(func=cmd_users_list)
+    q = users.add_parser("revoke", parents=[where], help="stop a user's token working")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_users_revoke)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a mistake is, in every command."""
+    from server.users import UserError
+
+    return (CliError, UserError)
+
+
+def _model_errors() -> tuple[type[BaseException], ...]:
+    """What a mistake is in the commands that train or sample (importing these imports torch: ``users`` skips it,
+    so that adding a class of users is quick)."""
     from models.checkpoint import CheckpointError
     from models.config import ConfigError
     from models.datasets import DatasetError
     from models.presets import PresetError
     from models.sweeps import SweepLessonError
 
+    return (ConfigError, DatasetError, CheckpointError, PresetError, SweepLessonError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from server.db.engine import DATABASE_ERRORS
+
     args = build_parser().parse_args(argv)
+    mistakes = _user_errors() + (() if args.command == "users" else _model_errors())
     try:
         return args.func(args) or 0
-    except (CliError, ConfigError, DatasetError, CheckpointError, PresetError, SweepLessonError) as e:
+    except mistakes as e:
         print(f"ganplay: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DATABASE_ERRORS as e:  # unreachable, locked or not a database: a sentence, not a traceback
+        reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [""])[0]
+        print(f"ganplay: error: the database is unavailable: {reason}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

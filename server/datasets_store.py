@@ -94,10 +94,16 @@ def check_room(data_dir: Path, quota: UploadQuota) -> None:
 
 
 def save_upload(
-    data_dir: Path, filename: str, content: bytes, max_bytes: int, quota: UploadQuota | None = None
+    data_dir: Path,
+    filename: str,
+    content: bytes,
+    max_bytes: int,
+    quota: UploadQuota | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """Validate ``content`` (format from ``filename``'s extension), store it, and return its metadata. With a
-    ``quota``, the upload is counted against it (and refused beyond it) and its client recorded."""
+    ``quota``, the upload is counted against it (and refused beyond it) and its client recorded; ``owner`` is the
+    user who uploaded it (GANPLAY_AUTH=users), who alone (or an admin) may delete it."""
     if len(content) > max_bytes:
         raise UploadError(413, "file", f"{len(content)} bytes; uploads are limited to {max_bytes} bytes")
     name = _display_name(filename)
@@ -128,6 +134,7 @@ def save_upload(
         "labels": int(x.num_classes),
         "classes": classes,
         "created_at": datetime.now(timezone.utc).isoformat(),
+        "owner": owner,
     }
     if quota is not None:
         meta["client"] = quota.client  # for the quota only; the API's response model leaves it out
@@ -145,6 +152,18 @@ def list_uploads(data_dir: Path) -> list[dict[str, Any]]:
     """Metadata of every stored upload, newest first; unreadable metadata files are skipped."""
     metas = _stored_metadata(datasets_dir(data_dir))
     return sorted(metas, key=lambda m: str(m.get("created_at", "")), reverse=True)
+
+
+def get_upload(data_dir: Path, upload_id: str) -> dict[str, Any] | None:
+    """A stored upload's metadata, or None when there is none by that id (an id the store never makes included)."""
+    if not UPLOAD_ID.fullmatch(upload_id):
+        return None
+    directory = datasets_dir(data_dir)
+    try:
+        meta = json.loads((directory / f"{upload_id}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and (directory / f"{upload_id}.npz").is_file() else None
 
 
 def delete_upload(data_dir: Path, upload_id: str) -> bool:

@@ -1,5 +1,5 @@
-"""Where runs execute. ``Executor`` is the interface a cluster backend (Ray) implements later; ``LocalExecutor``
-runs each run in its own ``spawn``-ed worker process on this machine.
+"""Where runs execute. ``Executor`` is the interface; ``LocalExecutor`` runs each run in its own ``spawn``-ed worker
+process on this machine, ``RayExecutor`` (server/ray_executor.py) in an actor on a Ray cluster.
 
 A new run's latency is dominated by importing torch (seconds; README, "Architecture"), so the local executor
 keeps a pool of workers that have already imported it and wait for a run. At most ``max_concurrent`` runs train at

@@ -33,7 +33,7 @@ from server.executor import Executor, check_device
 from server.hub import Hub
 from server.paths import checkpoint_path, run_dir, snapshots_dir
 from server.settings import SNAPSHOTS_PER_RUN
-from server.status import ACTIONS, FINAL_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES
+from server.status import ACTIONS, ENDED_STATUSES, LIVE_STATUSES, PATCHABLE_STATUSES
 from server.worker import RunSpec
 
 log = logging.getLogger(__name__)
@@ -140,17 +140,23 @@ class JobManager:
         if client is not None and repo.count_active(session, client) >= self.max_runs_per_client:
             raise QuotaError(f"{client} already has {self.max_runs_per_client} live runs; stop one first")
 
-    def create(self, config: RunConfig, preset: str | None = None, client: str | None = None) -> str:
+    def create(
+        self, config: RunConfig, preset: str | None = None, client: str | None = None, owner: str | None = None
+    ) -> str:
         check_device(config.device, self.executor.gpus)
         with self._quota_lock, self.sessions() as session:
             self._check_quota(session, client)
-            run = repo.create_run(session, config=config.model_dump(mode="json"), preset=preset, client=client)
+            run = repo.create_run(
+                session, config=config.model_dump(mode="json"), preset=preset, client=client, owner=owner
+            )
             session.commit()
             run_id = run.id
         self.executor.submit(self._spec(run_id, config))
         return run_id
 
-    def fork(self, parent_id: str, overrides: dict[str, Any], client: str | None = None) -> str:
+    def fork(
+        self, parent_id: str, overrides: dict[str, Any], client: str | None = None, owner: str | None = None
+    ) -> str:
         """A new run from the parent's newest checkpoint, with any field changed (validated before anything)."""
         with self.sessions() as session:
             parent = self._get(session, parent_id)
@@ -173,6 +179,7 @@ class JobManager:
                         parent_id=parent_id,
                         parent_step=int(state["step"]),
                         client=client,
+                        owner=owner,
                     )
                     session.commit()
                 run_id = run.id
@@ -254,7 +261,7 @@ class JobManager:
 
     # ------------------------------------------------------------------------------- sweeps
 
-    def create_sweep(self, sweep: Sweep, client: str | None = None) -> str:
+    def create_sweep(self, sweep: Sweep, client: str | None = None, owner: str | None = None) -> str:
         """Record the sweep and start as many of its cells as the client's run quota has room for; the others
         wait, and start, oldest sweep first, as the client's runs end (README, "Sweeps"). Checked and started under
         the quota lock, so parallel creates neither pass the sweep quota nor start more runs than the run quota
@@ -273,6 +280,7 @@ class JobManager:
                 axes=[axis.as_json() for axis in sweep.axes],
                 seeds=list(sweep.seeds),
                 n_cells=sweep.size,
+                owner=owner,
             )
             specs = self._start_cells(session, row, sweep)
             session.commit()
@@ -320,6 +328,7 @@ class JobManager:
                 client=row.client,
                 sweep_id=row.id,
                 sweep_cell=cell.index,
+                owner=row.owner,
             )
             row.next_cell = cell.index + 1
             session.flush()
@@ -387,7 +396,7 @@ class JobManager:
                 self._remove_files_if_deleted(event)
                 if self.hub is not None:
                     self.hub.publish(event["run_id"], event)
-                if self._cells_waiting and event["type"] == "status" and event["status"] in FINAL_STATUSES:
+                if self._cells_waiting and event["type"] == "status" and event["status"] in ENDED_STATUSES:
                     self._start_waiting_cells()  # a run ended: its owner's quota may have room for a cell
             if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
                 self._retry_unpersisted()
@@ -427,7 +436,7 @@ class JobManager:
 
     def _remove_files_if_deleted(self, event: dict[str, Any]) -> None:
         """The final status of a run deleted while live: its worker's last write came before it."""
-        if event["run_id"] in self._deleting and event["type"] == "status" and event["status"] in FINAL_STATUSES:
+        if event["run_id"] in self._deleting and event["type"] == "status" and event["status"] in ENDED_STATUSES:
             self._deleting.discard(event["run_id"])
             shutil.rmtree(run_dir(self.data_dir, event["run_id"]), ignore_errors=True)
 
@@ -453,7 +462,7 @@ class JobManager:
             if isinstance(event.get("png"), bytes):  # image snapshots on disk, for scrubbing back through a run
                 self._keep_snapshot(run_id, event["step"], event["png"])
             return
-        if kind == "status" and event["status"] in FINAL_STATUSES:
+        if kind == "status" and event["status"] in ENDED_STATUSES:
             self._snapshots.pop(run_id, None)  # re-read from disk should the run be resumed
         if kind == "patch_rejected":  # not expected (we validate first); the stored config is then the safer base
             self._expected.pop(run_id, None)
@@ -462,7 +471,7 @@ class JobManager:
         self._flush_metrics()  # rows before the status or change that follows them
         with self.sessions() as session:
             if kind == "status":
-                if event["status"] in FINAL_STATUSES:
+                if event["status"] in ENDED_STATUSES:
                     self._expected.pop(run_id, None)
                 if event["status"] == "failed":  # its worker is gone: a write it was killed in is garbage
                     remove_partial_writes(checkpoint_path(self.data_dir, run_id).parent)

@@ -1,7 +1,8 @@
-"""Security defaults (README, "HTTP API"): a token on every mutating call and every websocket when one is configured,
-a Host check on every request (DNS rebinding), an origin check on websockets and on every mutating call (cross-site
-forgery), dataset file paths only under the operator's data root, and per-client quotas. The server binds to
-loopback unless told otherwise."""
+"""Security defaults (README, "HTTP API"): a token on every mutating call and every websocket when one is configured
+(``auth=token``), or a user's own token on every call and websocket (``auth=users``); a Host check on every request
+(DNS rebinding), an origin check on websockets and on every mutating call (cross-site forgery), dataset file paths
+only under the operator's data root, and per-client (or per-user) quotas. The server binds to loopback unless told
+otherwise."""
 
 from __future__ import annotations
 
@@ -16,19 +17,26 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models.config import ConfigError, RunConfig, file_path_fields, parse_config
+from server.access import OPEN, Caller
 from server.settings import Settings
+from server.users import authenticate
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLOSE_UNAUTHORISED = 4401
 CLOSE_BAD_ORIGIN = 4403
+CLOSE_FORBIDDEN = 4403  # after the handshake: the user may not watch this run (watch=owners)
+OPEN_PATHS = frozenset({"/api/health"})  # answered without a user token: a liveness probe for load balancers
+WRONG_TOKEN = "missing or wrong token"
+WRONG_USER_TOKEN = "missing, wrong or revoked token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 UNSPECIFIED_ADDRESSES = frozenset({"", "0.0.0.0", "::", "[::]"})
 
@@ -47,22 +55,47 @@ def token_ok(settings: Settings, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(token.encode(), settings.token.encode())
 
 
+async def caller_of(app: Any, token: str | None) -> Caller | None:
+    """The user a token belongs to (``auth=users``; None when missing, wrong or revoked), or ``OPEN`` without
+    users. Looked up in the threadpool: it reads the database."""
+    settings: Settings = app.state.settings
+    if settings.auth != "users":
+        return OPEN
+    user = await run_in_threadpool(_authenticate, app, token)
+    return None if user is None else Caller(user.name, user.admin, user.id)
+
+
+def _authenticate(app: Any, token: str | None) -> Any:
+    with app.state.jobs.sessions() as session:
+        return authenticate(session, token)
+
+
+def _unauthorised(reason: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"field": "authorization", "reason": reason}]},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 class TokenMiddleware(BaseHTTPMiddleware):
-    """Every mutating REST call under /api needs the token when one is set; reads stay open."""
+    """``auth=token``: every mutating REST call under /api needs the shared token; reads stay open. ``auth=users``:
+    every call under /api (reads too, but not ``OPEN_PATHS``) needs a user's token, and the route finds the user
+    in ``request.state.caller`` (``server/api/deps.py``)."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         settings: Settings = request.app.state.settings
-        if (
-            settings.token
-            and request.method not in SAFE_METHODS
-            and request.url.path.startswith("/api/")
-            and not token_ok(settings, presented_token(request.headers, request.query_params))
-        ):
-            return JSONResponse(
-                {"detail": [{"field": "authorization", "reason": "missing or wrong token"}]},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        path = request.url.path
+        if not path.startswith("/api/"):
+            return await call_next(request)
+        token = presented_token(request.headers, request.query_params)
+        if settings.auth == "users" and path not in OPEN_PATHS:
+            caller = await caller_of(request.app, token)
+            if caller is None:
+                return _unauthorised(WRONG_USER_TOKEN)
+            request.state.caller = caller
+        elif settings.auth == "token" and request.method not in SAFE_METHODS and not token_ok(settings, token):
+            return _unauthorised(WRONG_TOKEN)
         return await call_next(request)
 
 
@@ -196,8 +229,9 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, field
         await send({"type": "websocket.close", "code": 4000 + status, "reason": short})
 
 
-async def admit_websocket(ws: WebSocket) -> bool:
-    """Admit the websocket only with the token (when set) and from an acceptable origin.
+async def admit_websocket(ws: WebSocket) -> Caller | None:
+    """The caller, when the websocket comes with the token (``auth=token``) or a user's token (``auth=users``)
+    and from an acceptable origin; else None, the socket closed.
 
     A foreign origin is refused at the handshake (HTTP 403): another site's page learns nothing. A missing or wrong
     token is accepted and closed at once with 4401 and a reason, sending nothing else, because a browser sees
@@ -206,17 +240,28 @@ async def admit_websocket(ws: WebSocket) -> bool:
     settings: Settings = ws.app.state.settings
     if not origin_ok(settings, ws):
         await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
-        return False
+        return None
     await ws.accept()
-    if not token_ok(settings, presented_token(ws.headers, ws.query_params)):
-        await ws.close(CLOSE_UNAUTHORISED, "missing or wrong token")
-        return False
-    return True
+    token = presented_token(ws.headers, ws.query_params)
+    if not token_ok(settings, token):
+        await ws.close(CLOSE_UNAUTHORISED, WRONG_TOKEN)
+        return None
+    caller = await caller_of(ws.app, token)
+    if caller is None:
+        await ws.close(CLOSE_UNAUTHORISED, WRONG_USER_TOKEN)
+    return caller
+
+
+def request_caller(request: Request) -> Caller:
+    """The caller the token middleware found (``auth=users``), else ``OPEN``."""
+    caller = getattr(request.state, "caller", None)
+    return caller if isinstance(caller, Caller) else OPEN
 
 
 def client_id(request: Request) -> str:
-    """Who a run counts against for quotas: the caller's address."""
-    return request.client.host if request.client else "unknown"
+    """Who a run, a sweep or an upload counts against for quotas: the user with ``auth=users``, else the caller's
+    address."""
+    return request_caller(request).quota_key or (request.client.host if request.client else "unknown")
 
 
 # ----------------------------------------------------------------------------------------- dataset file paths

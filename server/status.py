@@ -33,6 +33,10 @@ ALL_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
 LIVE_STATUSES: frozenset[str] = frozenset(s.value for s in (S.QUEUED, S.STARTING, S.RUNNING, S.PAUSED))
 #: A worker's last word on a run: nothing follows but a resume of an interrupted run.
 FINAL_STATUSES: frozenset[str] = frozenset(s.value for s in (S.COMPLETED, S.STOPPED, S.FAILED, S.DIVERGED))
+#: The run no longer has a worker: a final status, or ``interrupted`` (the server restarted, or on a cluster the node
+#: it trained on was lost). What the job manager does at a run's end (quota freed, files of a deleted run removed,
+#: its expected config dropped) it does at each of these.
+ENDED_STATUSES: frozenset[str] = FINAL_STATUSES | {S.INTERRUPTED.value}
 #: A worker holds the run and applies patches at its step boundaries.
 PATCHABLE_STATUSES: frozenset[str] = frozenset(s.value for s in (S.STARTING, S.RUNNING, S.PAUSED))
 #: The statuses each control action is valid in (``resume`` of an interrupted run restarts it from its checkpoint).

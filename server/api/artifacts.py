@@ -1,4 +1,5 @@
-"""What a run leaves behind: samples from its newest weights, the checkpoint itself, an export bundle."""
+"""What a run leaves behind: samples from its newest weights, the checkpoint itself, an export bundle; for whoever
+may watch the run (``server/access.py``: everyone signed in, unless GANPLAY_WATCH=owners)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
 from models.sampling import sample, samples_png
-from server.api.deps import Jobs, require_run
+from server.api.deps import Jobs, require_run, require_watch, watched_run
 from server.api.errors import ERRORS
 from server.api.runs import run_detail
 from server.db import repository as repo
@@ -33,9 +34,8 @@ SAMPLES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _checkpoint(jobs: JobManager, run_id: str) -> Path:
-    with jobs.sessions() as session:
-        require_run(session, run_id)
+def _checkpoint(request: Request, jobs: JobManager, run_id: str) -> Path:
+    watched_run(request, jobs, run_id)
     path = checkpoint_path(jobs.data_dir, run_id)
     if not path.exists():
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no checkpoint yet")
@@ -59,8 +59,9 @@ async def samples(
     requests for samples queue there and never hold the threads other routes use."""
     generators: GeneratorCache = request.app.state.generators
     limit = request.app.state.settings.max_samples_bytes
+    check = request if request.app.state.settings.watch == "owners" else None  # else anyone may: no read needed
     body, media_type, step = await lane(request.app, "sampling").run(
-        _draw, jobs, generators, run_id, n, seed, label, format, limit
+        _draw, jobs, generators, run_id, n, seed, label, format, limit, check
     )
     return Response(body, media_type=media_type, headers={"X-Checkpoint-Step": str(step)})
 
@@ -74,7 +75,11 @@ def _draw(
     label: int | None,
     format: str,
     limit: int,
+    check: Request | None = None,
 ) -> tuple[bytes, str, int]:
+    """``check``: the request, when whether its caller may watch the run has to be read first."""
+    if check is not None:
+        watched_run(check, jobs, run_id)
     try:
         loaded = None if jobs.is_deleted(run_id) else generators.get(jobs.data_dir, run_id)
         if loaded is None:
@@ -126,25 +131,25 @@ class Snapshots(BaseModel):
     steps: list[int]
 
 
-def _snapshot_steps(jobs: JobManager, run_id: str) -> dict[int, Path]:
+def _snapshot_steps(request: Request, jobs: JobManager, run_id: str) -> dict[int, Path]:
     with jobs.sessions() as session:
-        require_run(session, run_id)
+        require_watch(request, require_run(session, run_id))
     folder = snapshots_dir(jobs.data_dir, run_id)
     files = folder.glob("*.png") if folder.is_dir() else ()
     return {int(f.stem): f for f in files if f.stem.isdigit()}
 
 
 @router.get("/{run_id}/snapshots")
-def snapshots(jobs: Jobs, run_id: str) -> Snapshots:
+def snapshots(request: Request, jobs: Jobs, run_id: str) -> Snapshots:
     """Steps of the sample grids an image run saved as it trained (its live frames), oldest first; a 2D run has
     none. Each is served by ``/snapshots/{step}``, so the page can scrub back through the run."""
-    return Snapshots(steps=sorted(_snapshot_steps(jobs, run_id)))
+    return Snapshots(steps=sorted(_snapshot_steps(request, jobs, run_id)))
 
 
 @router.get("/{run_id}/snapshots/{step}", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
-def snapshot_png(jobs: Jobs, run_id: str, step: int) -> FileResponse:
+def snapshot_png(request: Request, jobs: Jobs, run_id: str, step: int) -> FileResponse:
     """One saved sample grid; the path is built from the integer step, never from client text."""
-    path = _snapshot_steps(jobs, run_id).get(step)
+    path = _snapshot_steps(request, jobs, run_id).get(step)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"run {run_id} saved no samples at step {step}")
     return FileResponse(path, media_type="image/png")
@@ -153,10 +158,10 @@ def snapshot_png(jobs: Jobs, run_id: str, step: int) -> FileResponse:
 @router.get(
     "/{run_id}/checkpoint", response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}}
 )
-def checkpoint(jobs: Jobs, run_id: str) -> FileResponse:
+def checkpoint(request: Request, jobs: Jobs, run_id: str) -> FileResponse:
     """Weights, optimisers and config; loads with ``torch.load(path, weights_only=True)``."""
     return FileResponse(
-        _checkpoint(jobs, run_id), media_type="application/octet-stream", filename=f"ganplay-{run_id}.pt"
+        _checkpoint(request, jobs, run_id), media_type="application/octet-stream", filename=f"ganplay-{run_id}.pt"
     )
 
 
@@ -166,7 +171,7 @@ async def export(request: Request, run_id: str, jobs: Jobs) -> Response:
 
     The whole history, however long, so it is never held in memory: the CSV is written a page of rows at a time
     into a zip in an unnamed temporary file, built in the app's history lane, then streamed from that file."""
-    bundle = await lane(request.app, "history").run(_export_zip, jobs, run_id)
+    bundle = await lane(request.app, "history").run(_export_zip, request, jobs, run_id)
     size = bundle.seek(0, io.SEEK_END)
     bundle.seek(0)
     return StreamingResponse(
@@ -176,14 +181,17 @@ async def export(request: Request, run_id: str, jobs: Jobs) -> Response:
     )
 
 
-def _export_zip(jobs: JobManager, run_id: str) -> BinaryIO:
+def _export_zip(request: Request, jobs: JobManager, run_id: str) -> BinaryIO:
+    watched_run(request, jobs, run_id)
     detail = run_detail(jobs, run_id, newest=None)
     bundle = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by _chunks once streamed, or below on failure
     try:
         with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("config.json", json.dumps(detail.config, indent=2))
             z.writestr("changes.json", json.dumps([c.model_dump() for c in detail.changes], indent=2))
-            z.writestr("run.json", detail.model_dump_json(indent=2, exclude={"config", "changes"}))
+            z.writestr(
+                "run.json", detail.model_dump_json(indent=2, exclude={"config", "changes", "can_control", "can_share"})
+            )
             with (
                 jobs.sessions() as session,
                 z.open("metrics.csv", "w", force_zip64=True) as raw,

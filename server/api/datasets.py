@@ -1,5 +1,7 @@
 """Uploaded datasets: list, upload a .npz, a zip of images or JSON points, and delete. The store does the checking
-and counts each client's uploads against ``max_uploads_per_client`` and all of them against ``max_uploads``."""
+and counts each client's (with GANPLAY_AUTH=users: each user's) uploads against ``max_uploads_per_client`` and all
+of them against ``max_uploads``. An upload belongs to whoever uploaded it: only they or an admin may delete it;
+anyone signed in may list it and train on it."""
 
 from __future__ import annotations
 
@@ -12,8 +14,18 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from server.access import control_refused
+from server.api.deps import CallerDep, forbidden
 from server.api.errors import ERRORS
-from server.datasets_store import UploadError, UploadQuota, check_room, delete_upload, list_uploads, save_upload
+from server.datasets_store import (
+    UploadError,
+    UploadQuota,
+    check_room,
+    delete_upload,
+    get_upload,
+    list_uploads,
+    save_upload,
+)
 from server.security import client_id
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"], responses=ERRORS)
@@ -30,6 +42,7 @@ class DatasetOut(BaseModel):
     labels: int
     classes: list[str] | None = None
     created_at: datetime
+    owner: str | None = None
 
 
 def _data_dir(request: Request) -> Path:
@@ -98,7 +111,7 @@ _UPLOAD_BODY = {
         "413": {"description": "Upload too large"},
         "415": {"description": "Unsupported file type"},
         "422": {"description": "Invalid content"},
-        "429": {"description": "This client already stores max_uploads_per_client uploads"},
+        "429": {"description": "This client (or user) already stores max_uploads_per_client uploads"},
         "507": {"description": "The server already stores max_uploads uploads"},
     },
 }
@@ -110,7 +123,7 @@ async def list_datasets(request: Request) -> list[dict]:
 
 
 @router.post("", response_model=DatasetOut, status_code=201, openapi_extra=_UPLOAD_BODY)
-async def upload_dataset(request: Request) -> dict:
+async def upload_dataset(request: Request, caller: CallerDep) -> dict:
     """A multipart ``file`` field, or a JSON body of points. The body is parsed by hand (not by a declared
     parameter) so that an oversized upload is refused from its Content-Length before any of it is read."""
     limit, quota = _max_bytes(request), _quota(request)
@@ -154,7 +167,7 @@ async def upload_dataset(request: Request) -> dict:
             f"'{content_type or 'none'}'; send multipart/form-data with a 'file' field, or application/json points",
         )
     try:
-        return await run_in_threadpool(save_upload, _data_dir(request), filename, content, limit, quota)
+        return await run_in_threadpool(save_upload, _data_dir(request), filename, content, limit, quota, caller.name)
     except UploadError as e:
         raise _error(e.status_code, e.field, e.reason) from None
 
@@ -162,9 +175,14 @@ async def upload_dataset(request: Request) -> dict:
 @router.delete(
     "/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such upload"}}
 )
-async def delete_dataset(dataset_id: str, request: Request) -> Response:
+async def delete_dataset(dataset_id: str, request: Request, caller: CallerDep) -> Response:
     """Frees the upload's place in both quotas. A run that trains on it keeps the data it loaded; a later fork or
-    resume of such a run fails, saying the upload is gone."""
+    resume of such a run fails, saying the upload is gone. Its owner or an admin only (403)."""
+    meta = await run_in_threadpool(get_upload, _data_dir(request), dataset_id)
+    if meta is not None:
+        reason = control_refused(caller, f"dataset {dataset_id}", meta.get("owner"), "delete")
+        if reason is not None:
+            raise forbidden(reason)
     if not await run_in_threadpool(delete_upload, _data_dir(request), dataset_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dataset {dataset_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,5 +1,6 @@
-"""What the routes share: the job manager as a dependency, the run-or-404 lookup, and the mapping of the job
-manager's errors to HTTP statuses. Routes stay thin; this is the one place each of those is decided."""
+"""What the routes share: the job manager and the caller as dependencies, the run-or-404 lookup, the 403s of
+``server/access.py``'s rules, and the mapping of the job manager's errors to HTTP statuses. Routes stay thin; this
+is the one place each of those is decided."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from models.config import ConfigError
+from server.access import Caller, control_refused, watch_refused
 from server.db import repository as repo
-from server.db.tables import Run
+from server.db.tables import Run, Sweep
 from server.jobs import InvalidStateError, JobManager, QuotaError, RunNotFoundError
+from server.security import request_caller
 
 T = TypeVar("T")
 
@@ -22,6 +25,7 @@ def get_jobs(request: Request) -> JobManager:
 
 
 Jobs = Annotated[JobManager, Depends(get_jobs)]
+CallerDep = Annotated[Caller, Depends(request_caller)]
 
 
 def not_found(run_id: str) -> HTTPException:
@@ -38,6 +42,45 @@ def require_run(session: Session, run_id: str) -> Run:
     run = repo.get_run(session, run_id)
     if run is None:
         raise not_found(run_id)
+    return run
+
+
+def forbidden(reason: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=reason)
+
+
+def _what(row: Run | Sweep) -> str:
+    return f"{'run' if isinstance(row, Run) else 'sweep'} {row.id}"
+
+
+def require_control(request: Request, row: Run | Sweep, verb: str) -> None:
+    """403 unless the caller may ``verb`` (patch, pause, stop, delete, …) this run or sweep: its owner or an admin."""
+    reason = control_refused(request_caller(request), _what(row), row.owner, verb)
+    if reason is not None:
+        raise forbidden(reason)
+
+
+def require_watch(request: Request, row: Run | Sweep) -> None:
+    """403 unless the caller may watch this run or sweep (always, unless ``watch=owners``)."""
+    shared = row.shared if isinstance(row, Run) else False
+    reason = watch_refused(request_caller(request), _what(row), row.owner, shared, request.app.state.settings.watch)
+    if reason is not None:
+        raise forbidden(reason)
+
+
+def watched_run(request: Request, jobs: JobManager, run_id: str) -> Run:
+    """The run, when it exists (404) and the caller may watch it (403)."""
+    with jobs.sessions() as session:
+        run = require_run(session, run_id)
+    require_watch(request, run)
+    return run
+
+
+def controlled_run(request: Request, jobs: JobManager, run_id: str, verb: str) -> Run:
+    """The run, when it exists (404) and the caller may ``verb`` it (403)."""
+    with jobs.sessions() as session:
+        run = require_run(session, run_id)
+    require_control(request, run, verb)
     return run
 
 
@@ -58,4 +101,17 @@ def act(action: Callable[[], T]) -> T:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=str(e)) from None
 
 
-__all__ = ["Jobs", "act", "config_error", "get_jobs", "not_found", "require_run"]
+__all__ = [
+    "CallerDep",
+    "Jobs",
+    "act",
+    "config_error",
+    "controlled_run",
+    "forbidden",
+    "get_jobs",
+    "not_found",
+    "require_control",
+    "require_run",
+    "require_watch",
+    "watched_run",
+]

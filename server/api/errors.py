@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 
 class ErrorOut(BaseModel):
-    """``detail`` is a sentence (400, 404, 409, 429, 503) or a list naming each field and the reason (401, 413,
-    415, 422; a request FastAPI itself refuses lists pydantic's ``loc``/``msg``/``type`` entries instead)."""
+    """``detail`` is a sentence (400, 403 for an owner's action, 404, 409, 429, 503) or a list naming each field
+    and the reason (401, 403 for a cross-site request, 413, 415, 422; a request FastAPI itself refuses lists
+    pydantic's ``loc``/``msg``/``type`` entries instead)."""
 
     detail: str | list[dict[str, Any]]
 
@@ -22,11 +23,12 @@ def _error(description: str) -> dict[str, Any]:
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("The body is not valid JSON"),
-    401: _error("Missing or wrong token (when the server has one)"),
+    401: _error("Missing or wrong token (when the server has one), or a revoked user's"),
+    403: _error("Not this run's or sweep's owner or an admin, or watching is restricted to owners"),
     404: _error("No such run (or action)"),
     409: _error("Not valid in the run's current status, or its checkpoint is unreadable"),
     422: _error("Invalid request: each field and the reason"),
-    429: _error("Over the per-client run quota"),
+    429: _error("Over the client's (or user's) run or sweep quota"),
     503: _error("The database is unavailable or busy; retry"),
 }
 

@@ -31,6 +31,25 @@ from server.status import (
 router = APIRouter(prefix="/api", tags=["meta"])
 
 
+class ClusterNode(BaseModel):
+    id: str
+    address: str | None
+    alive: bool
+    cpus: float
+    gpus: float
+
+
+class ClusterHealth(BaseModel):
+    """The Ray cluster as the executor last heard from it (``GANPLAY_EXECUTOR=ray``)."""
+
+    address: str = Field(description="What the server joins: `local` for a Ray instance of its own.")
+    connected: bool
+    error: str | None = Field(None, description="Why the cluster is unreachable; the server keeps trying.")
+    nodes: list[ClusterNode] = []
+    free_cpus: float | None = None
+    free_gpus: float | None = None
+
+
 class Health(BaseModel):
     status: str
     devices: list[str]
@@ -38,6 +57,7 @@ class Health(BaseModel):
     executor: str
     running: int
     queued: int
+    cluster: ClusterHealth | None = Field(None, description="With the Ray executor: its cluster's nodes and room.")
 
 
 class PresetOut(BaseModel):
@@ -186,6 +206,7 @@ def _health(executor: Any) -> Health:
         executor=type(executor).__name__,
         running=len(executor.running()),
         queued=len(executor.queued()),
+        cluster=ClusterHealth(**executor.cluster_status()) if hasattr(executor, "cluster_status") else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""Runs: create, list, read, patch live, control, fork, delete, metrics. Thin: the job manager does the work."""
+"""Runs: create, list, read, patch live, control, fork, share, delete, metrics. Thin: the job manager does the work;
+``server/access.py`` says who may do what (403), through ``deps``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from models.alerts import remedy
 from models.config import ConfigError, RunConfig, parse_config
 from models.presets import PresetError, preset_config
-from server.api.deps import Jobs, act, config_error, require_run
+from server.access import Caller, can_control, can_share, listed_owner, share_refused
+from server.api.deps import (
+    CallerDep,
+    Jobs,
+    act,
+    config_error,
+    controlled_run,
+    forbidden,
+    require_run,
+    require_watch,
+    watched_run,
+)
 from server.api.errors import ERRORS
 from server.db import repository as repo
 from server.pools import lane
@@ -61,6 +73,8 @@ class RunSummary(BaseModel):
     sweep_id: str | None = Field(None, description="The sweep this run is a cell of (GET /api/sweeps/{id}).")
     sweep_cell: int | None = Field(None, description="Which cell of its sweep it is.")
     last_metrics: dict[str, Any] | None
+    owner: str | None = Field(None, description="The user who made it (GANPLAY_AUTH=users); null without users.")
+    shared: bool = Field(False, description="An admin shared it with everyone signed in.")
 
 
 class Fix(BaseModel):
@@ -89,6 +103,16 @@ class RunDetail(RunSummary):
     changes_total: int
     alerts: list[AlertOut] = Field(description=f"The newest {DETAIL_ENTRIES} alerts, oldest first.")
     alerts_total: int
+    can_control: bool | None = Field(
+        None,
+        description="Whether the caller may patch, pause, resume, stop and delete it (its owner or an admin; "
+        "anyone without users); null in a stream's snapshot, whose `access` event says it for that connection.",
+    )
+    can_share: bool | None = Field(None, description="Whether the caller may share it (admins); null as above.")
+
+
+class ShareIn(BaseModel):
+    shared: bool = Field(description="true: everyone signed in may watch and fork it, and it is listed as shared.")
 
 
 class Accepted(BaseModel):
@@ -111,9 +135,9 @@ def alerts_with_fixes(alerts: list[dict[str, Any]], config: RunConfig) -> list[A
     return out
 
 
-def run_detail(jobs: Jobs, run_id: str, newest: int | None = DETAIL_ENTRIES) -> RunDetail:
+def run_detail(jobs: Jobs, run_id: str, newest: int | None = DETAIL_ENTRIES, caller: Caller | None = None) -> RunDetail:
     """A run with its newest changes and alerts: bounded, however often it was patched (``newest=None``: all, for
-    the export)."""
+    the export); with ``caller``, what that caller may do to it."""
     with jobs.sessions() as session:
         run = require_run(session, run_id)
         summary = RunSummary.model_validate(run)
@@ -123,12 +147,15 @@ def run_detail(jobs: Jobs, run_id: str, newest: int | None = DETAIL_ENTRIES) -> 
             changes=[ConfigChangeOut(**c) for c in repo.config_changes(session, run_id, newest)],
             alerts=alerts_with_fixes(repo.alerts(session, run_id, newest), parse_config(run.config)),
             **repo.count_entries(session, run_id),
+            can_control=None if caller is None else can_control(caller, run.owner),
+            can_share=None if caller is None else can_share(caller),
         )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
-    """Data comes from built-ins and uploads; a dataset file path only under GANPLAY_DATA_ROOT (422 otherwise)."""
+def create_run(body: RunCreate, jobs: Jobs, request: Request, caller: CallerDep) -> RunDetail:
+    """Data comes from built-ins and uploads; a dataset file path only under GANPLAY_DATA_ROOT (422 otherwise). The
+    run is the caller's own (GANPLAY_AUTH=users) and counts against their quota."""
     try:
         config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
         config = confine_config_paths(config, request.app.state.settings)
@@ -136,56 +163,84 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request) -> RunDetail:
         raise HTTPException(422, detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
         raise config_error(e) from None
-    return run_detail(jobs, act(lambda: jobs.create(config, preset=body.preset, client=client_id(request))))
+    created = act(lambda: jobs.create(config, preset=body.preset, client=client_id(request), owner=caller.name))
+    return run_detail(jobs, created, caller=caller)
 
 
 @router.get("")
 def list_runs(
     jobs: Jobs,
+    request: Request,
     response: Response,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=RUNS_PAGE_MAX)] = RUNS_PAGE,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    shared: Annotated[bool | None, Query(description="only the runs shared with everyone (true) or the others")] = None,
 ) -> list[RunSummary]:
-    """A page of runs, newest first; ``X-Total-Count`` says how many there are in all."""
+    """A page of the runs the caller may watch, newest first; ``X-Total-Count`` says how many there are in all."""
+    mine = listed_owner(caller, request.app.state.settings.watch)
     with jobs.sessions() as session:
-        response.headers["X-Total-Count"] = str(repo.count_runs(session))
-        return [RunSummary.model_validate(run) for run in repo.list_runs(session, limit, offset)]
+        response.headers["X-Total-Count"] = str(repo.count_runs(session, visible_to=mine, shared=shared))
+        runs = repo.list_runs(session, limit, offset, visible_to=mine, shared=shared)
+        return [RunSummary.model_validate(run) for run in runs]
 
 
 @router.get("/{run_id}")
-def get_run(run_id: str, jobs: Jobs) -> RunDetail:
-    return run_detail(jobs, run_id)
+def get_run(run_id: str, jobs: Jobs, request: Request, caller: CallerDep) -> RunDetail:
+    watched_run(request, jobs, run_id)
+    return run_detail(jobs, run_id, caller=caller)
+
+
+@router.put("/{run_id}/shared")
+def share(run_id: str, body: ShareIn, jobs: Jobs, request: Request, caller: CallerDep) -> RunDetail:
+    """Share a run with everyone signed in, or stop: an admin's call (403 otherwise). A shared run is listed as such
+    (``GET /api/runs?shared=true``) and, with GANPLAY_WATCH=owners, everyone may watch and fork it."""
+    with jobs.sessions() as session:
+        require_run(session, run_id)
+        reason = share_refused(caller)
+        if reason is not None:
+            raise forbidden(reason)
+        act(lambda: repo.set_shared(session, run_id, body.shared))
+        session.commit()
+    return run_detail(jobs, run_id, caller=caller)
 
 
 @router.patch("/{run_id}/config", status_code=status.HTTP_202_ACCEPTED)
-def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs) -> Accepted:
-    """Live fields only; applied at the run's next step, acknowledged on its stream by a ``config`` event."""
+def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs, request: Request) -> Accepted:
+    """Live fields only; applied at the run's next step, acknowledged on its stream by a ``config`` event. Its owner
+    or an admin only (403)."""
+    controlled_run(request, jobs, run_id, "patch")
     new: RunConfig = act(lambda: jobs.patch(run_id, patch))
     return Accepted(run_id=run_id, config=new.model_dump(mode="json"), detail="applies at the next step")
 
 
 @router.post("/{run_id}/fork", status_code=status.HTTP_201_CREATED)
-def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request) -> RunDetail:
-    """Dataset file paths, set by the overrides or kept from the parent, only under GANPLAY_DATA_ROOT (422)."""
-    with jobs.sessions() as session:
-        inherited = file_paths_in(require_run(session, run_id).config)
+def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request, caller: CallerDep) -> RunDetail:
+    """Dataset file paths, set by the overrides or kept from the parent, only under GANPLAY_DATA_ROOT (422). Anyone
+    who may watch the parent may fork it; the fork is the caller's own."""
+    inherited = file_paths_in(watched_run(request, jobs, run_id).config)
     try:
         overrides = confine_override_paths(request.app.state.settings, body.overrides, inherited)
     except ConfigError as e:
         raise config_error(e) from None
-    return run_detail(jobs, act(lambda: jobs.fork(run_id, overrides, client=client_id(request))))
+    forked = act(lambda: jobs.fork(run_id, overrides, client=client_id(request), owner=caller.name))
+    return run_detail(jobs, forked, caller=caller)
 
 
 @router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
-def control(run_id: str, action: str, jobs: Jobs) -> RunDetail:
+def control(run_id: str, action: str, jobs: Jobs, request: Request, caller: CallerDep) -> RunDetail:
+    """Its owner or an admin only (403)."""
     if action not in ("pause", "resume", "stop"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no action {action}; use pause, resume or stop")
+    controlled_run(request, jobs, run_id, action)
     act(lambda: jobs.control(run_id, action))
-    return run_detail(jobs, run_id)
+    return run_detail(jobs, run_id, caller=caller)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete(run_id: str, jobs: Jobs, request: Request) -> None:
+    """Its owner or an admin only (403)."""
+    controlled_run(request, jobs, run_id, "delete")
     act(lambda: jobs.delete(run_id))
     request.app.state.generators.forget(run_id)
 
@@ -201,12 +256,14 @@ async def metrics(
 ) -> Metrics:
     """Downsampled by the database past ``max_points``; without it, more than ``METRICS_MAX_POINTS`` points is a 422
     (page with ``since``). Read in the app's history lane (``server/pools.py``), not the shared threadpool."""
-    return await lane(request.app, "history").run(_metrics, jobs, run_id, since, names, max_points)
+    return await lane(request.app, "history").run(_metrics, request, jobs, run_id, since, names, max_points)
 
 
-def _metrics(jobs: Jobs, run_id: str, since: int | None, names: str | None, max_points: int | None) -> Metrics:
+def _metrics(
+    request: Request, jobs: Jobs, run_id: str, since: int | None, names: str | None, max_points: int | None
+) -> Metrics:
     with jobs.sessions() as session:
-        require_run(session, run_id)
+        require_watch(request, require_run(session, run_id))
         try:
             found = repo.metrics(
                 session, run_id, since=since, max_points=max_points, names=names.split(",") if names else None

@@ -1,4 +1,5 @@
-"""WS /api/runs/{id}/stream: a snapshot of the run first, then its live events; the client may control it."""
+"""WS /api/runs/{id}/stream: a snapshot of the run first, then its live events; the client may control it (with
+GANPLAY_AUTH=users: its owner or an admin; an ``access`` event after the snapshot says whether this one may)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnected
 
 from models.config import ConfigError
+from server.access import OPEN, Caller, can_control, can_share, can_watch, control_refused, revocations
 from server.api.runs import run_detail
 from server.db import repository as repo
 from server.db.engine import DATABASE_ERRORS
 from server.jobs import InvalidStateError, JobManager, RunNotFoundError
 from server.pools import Lane, lane
-from server.security import admit_websocket
+from server.security import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, admit_websocket
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
@@ -145,9 +147,10 @@ def parse_command(text: str) -> tuple[dict[str, Any] | None, dict[str, str] | No
     return message, None
 
 
-async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> None:
-    """Commands from the client, each answered by an ``error`` event when it cannot be followed; the connection stays
-    open for the next. A binary frame closes it with 1003: no client of this API sends one."""
+async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str, access: Access) -> None:
+    """Commands from the client, each answered by an ``error`` event when it cannot be followed (or this caller may
+    not give it); the connection stays open for the next. A binary frame closes it with 1003: no client of this API
+    sends one."""
     while True:
         frame = await ws.receive()
         if frame["type"] == "websocket.disconnect":
@@ -157,9 +160,12 @@ async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> Non
             return
         message, problem = parse_command(frame["text"])
         message_id = message.get("id") if message is not None else None
+        refused = None if message is None or problem is not None else access.refused(message["type"])
         try:
             if problem is not None:
                 errors = [problem]
+            elif refused is not None:
+                errors = [{"field": "type", "reason": refused}]
             elif message is not None and message["type"] == "patch":
                 await run_in_threadpool(jobs.patch, run_id, message.get("patch") or {}, message_id)
                 continue
@@ -178,12 +184,60 @@ async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str) -> Non
         await ws.send_json({"type": "error", "id": message_id, "errors": errors})
 
 
+class Access:
+    """What one connection's caller may do to the run, read once as it opens (a run's owner never changes, and a
+    user's role changes only with a new token, which a revocation of the old one precedes)."""
+
+    def __init__(self, caller: Caller, run_id: str, owner: str | None):
+        self.caller, self.run_id, self.owner = caller, run_id, owner
+
+    def refused(self, command: str) -> str | None:
+        return control_refused(self.caller, f"run {self.run_id}", self.owner, command)
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "type": "access",
+            "user": self.caller.name,
+            "admin": self.caller.admin,
+            "owner": self.owner,
+            "can_control": can_control(self.caller, self.owner),
+            "can_share": can_share(self.caller),
+        }
+
+
+def _owner_and_shared(jobs: JobManager, run_id: str) -> tuple[str | None, bool] | None:
+    with jobs.sessions() as session:
+        run = repo.get_run(session, run_id)
+        return None if run is None else (run.owner, run.shared)
+
+
 @router.websocket("/api/runs/{run_id}/stream")
 async def stream(ws: WebSocket, run_id: str) -> None:
     jobs: JobManager = ws.app.state.jobs
-    hub = ws.app.state.hub
-    if not await admit_websocket(ws):
+    caller = await admit_websocket(ws)
+    if caller is None:
         return
+    access = Access(caller, run_id, None)
+    if caller is not OPEN:  # users: whose run is it, and may this caller watch it?
+        found = await run_in_threadpool(_owner_and_shared, jobs, run_id)
+        if found is not None:
+            access.owner = found[0]
+            if not can_watch(caller, found[0], found[1], ws.app.state.settings.watch):
+                who = f"{found[0]} and admins" if found[0] else "admins"
+                reason = f"only {who} may watch this run (GANPLAY_WATCH=owners)"
+                await ws.close(CLOSE_FORBIDDEN, reason.encode()[:123].decode(errors="ignore"))  # a close reason's most
+                return
+        if caller.user_id is not None:
+            with revocations(ws.app).watching(caller.user_id) as revoked:
+                await _stream(ws, jobs, run_id, access, revoked)
+            return
+    await _stream(ws, jobs, run_id, access, None)
+
+
+async def _stream(ws: WebSocket, jobs: JobManager, run_id: str, access: Access, revoked: asyncio.Event | None) -> None:
+    """The snapshot, then events out and commands in until the client goes, falls too far behind, or (``revoked``
+    set) its user's token is revoked: then closed with 4401."""
+    hub = ws.app.state.hub
     subscriber = hub.subscribe(run_id)  # before the snapshot: nothing falls between the two
     try:
         first = await snapshots(ws.app).get(jobs, run_id)  # in the history lane, not the shared threadpool
@@ -191,10 +245,14 @@ async def stream(ws: WebSocket, run_id: str) -> None:
             await ws.close(CLOSE_UNKNOWN_RUN, f"no run {run_id}")
             return
         await ws.send_text(first)
-        tasks = [
+        if revoked is not None:
+            await ws.send_json(access.event())
+        tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(_send_events(ws, subscriber)),
-            asyncio.create_task(_receive_commands(ws, jobs, run_id)),
+            asyncio.create_task(_receive_commands(ws, jobs, run_id, access)),
         ]
+        if revoked is not None:
+            tasks.append(asyncio.create_task(revoked.wait()))
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -203,6 +261,8 @@ async def stream(ws: WebSocket, run_id: str) -> None:
         for error in errors:
             if error is not None and not isinstance(error, CLIENT_GONE):
                 raise error
+        if revoked is not None and revoked.is_set():
+            await ws.close(CLOSE_UNAUTHORISED, "token revoked")
     except CLIENT_GONE:
         pass  # a client that vanished mid-send or mid-receive is routine, not an error
     finally:

@@ -23,7 +23,8 @@ from models.sweeps import (
     get_lesson,
     grid_points,
 )
-from server.api.deps import Jobs, act, config_error
+from server.access import Caller, can_control, listed_owner
+from server.api.deps import CallerDep, Jobs, act, config_error, require_control, require_watch
 from server.api.errors import ERRORS
 from server.db import repository as repo
 from server.db.tables import Run, Sweep
@@ -98,11 +99,13 @@ class SweepSummary(BaseModel):
     seeds: list[int]
     n_cells: int
     counts: dict[str, int] = Field(description="How many cells are in each status.")
+    owner: str | None = Field(None, description="The user who made it, and owns its runs (GANPLAY_AUTH=users).")
 
 
 class SweepDetail(SweepSummary):
     base: dict[str, Any] = Field(description="The full config every cell starts from.")
     cells: list[CellOut]
+    can_control: bool = Field(True, description="Whether the caller may stop and delete it (its owner or an admin).")
 
 
 class SweepLessonOut(BaseModel):
@@ -138,10 +141,11 @@ def _summary(row: Sweep, counts: dict[str, int]) -> SweepSummary:
         seeds=row.seeds,
         n_cells=row.n_cells,
         counts={k: v for k, v in counts.items() if v},
+        owner=row.owner,
     )
 
 
-def _detail(row: Sweep, runs: list[Run]) -> SweepDetail:
+def _detail(row: Sweep, runs: list[Run], caller: Caller) -> SweepDetail:
     by_cell = {run.sweep_cell: run for run in runs}
     axes = [Axis(a["path"], tuple(a["values"])) for a in row.axes]
     cells = []
@@ -172,19 +176,28 @@ def _detail(row: Sweep, runs: list[Run]) -> SweepDetail:
     for cell in cells:
         counts[cell.status] = counts.get(cell.status, 0) + 1
     summary = _summary(row, counts)
-    return SweepDetail(**summary.model_dump(), base=row.base, cells=cells)
+    return SweepDetail(**summary.model_dump(), base=row.base, cells=cells, can_control=can_control(caller, row.owner))
 
 
-def sweep_detail(jobs: Jobs, sweep_id: str) -> SweepDetail:
+def require_sweep(jobs: Jobs, sweep_id: str) -> Sweep:
+    """The sweep, or a 404 naming it."""
+    with jobs.sessions() as session:
+        row = repo.get_sweep(session, sweep_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no sweep {sweep_id}")
+    return row
+
+
+def sweep_detail(jobs: Jobs, sweep_id: str, caller: Caller) -> SweepDetail:
     with jobs.sessions() as session:
         row = repo.get_sweep(session, sweep_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no sweep {sweep_id}")
-        return _detail(row, repo.sweep_runs(session, [sweep_id])[sweep_id])
+        return _detail(row, repo.sweep_runs(session, [sweep_id])[sweep_id], caller)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_sweep(body: SweepCreate, jobs: Jobs, request: Request) -> SweepDetail:
+def create_sweep(body: SweepCreate, jobs: Jobs, request: Request, caller: CallerDep) -> SweepDetail:
     """Every cell's config is checked before anything is stored (422 naming the field: ``grid.train.lr_g[2]``,
     ``seeds[1]``, ``grid`` past the cell limit); 429 past the client's sweep quota. Cells past the client's run
     quota wait (``pending``) and start as its runs end."""
@@ -220,21 +233,25 @@ def create_sweep(body: SweepCreate, jobs: Jobs, request: Request) -> SweepDetail
         raise HTTPException(422, detail=[{"field": "lesson", "reason": str(e)}]) from None
     except ConfigError as e:
         raise config_error(e) from None
-    return sweep_detail(jobs, act(lambda: jobs.create_sweep(sweep, client=client_id(request))))
+    created = act(lambda: jobs.create_sweep(sweep, client=client_id(request), owner=caller.name))
+    return sweep_detail(jobs, created, caller)
 
 
 @router.get("")
 def list_sweeps(
     jobs: Jobs,
+    request: Request,
     response: Response,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=SWEEPS_PAGE_MAX)] = SWEEPS_PAGE,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[SweepSummary]:
     """A page of sweeps, newest first, each with how many cells are in each status; ``X-Total-Count`` says how
-    many there are in all."""
+    many there are in all. With GANPLAY_WATCH=owners a user who is not an admin sees only their own."""
+    mine = listed_owner(caller, request.app.state.settings.watch)
     with jobs.sessions() as session:
-        response.headers["X-Total-Count"] = str(repo.count_sweeps(session))
-        rows = repo.list_sweeps(session, limit, offset)
+        response.headers["X-Total-Count"] = str(repo.count_sweeps(session, visible_to=mine))
+        rows = repo.list_sweeps(session, limit, offset, visible_to=mine)
         counted = repo.sweep_status_counts(session, [row.id for row in rows])
         out = []
         for row in rows:
@@ -268,20 +285,25 @@ def lessons() -> list[SweepLessonOut]:
 
 
 @router.get("/{sweep_id}")
-def get_sweep(sweep_id: str, jobs: Jobs) -> SweepDetail:
-    return sweep_detail(jobs, sweep_id)
+def get_sweep(sweep_id: str, jobs: Jobs, request: Request, caller: CallerDep) -> SweepDetail:
+    require_watch(request, require_sweep(jobs, sweep_id))
+    return sweep_detail(jobs, sweep_id, caller)
 
 
 @router.post("/{sweep_id}/stop", status_code=status.HTTP_202_ACCEPTED)
-def stop_sweep(sweep_id: str, jobs: Jobs) -> SweepDetail:
-    """No further cell starts and every live run of it is stopped (each run's stream says when it has)."""
+def stop_sweep(sweep_id: str, jobs: Jobs, request: Request, caller: CallerDep) -> SweepDetail:
+    """No further cell starts and every live run of it is stopped (each run's stream says when it has). Its owner
+    or an admin only (403)."""
+    require_control(request, require_sweep(jobs, sweep_id), "stop")
     act(lambda: jobs.stop_sweep(sweep_id))
-    return sweep_detail(jobs, sweep_id)
+    return sweep_detail(jobs, sweep_id, caller)
 
 
 @router.delete("/{sweep_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_sweep(sweep_id: str, jobs: Jobs, request: Request) -> None:
-    """The sweep, its runs and their files: a live run's files go when its worker has stopped."""
+    """The sweep, its runs and their files: a live run's files go when its worker has stopped. Its owner or an
+    admin only (403)."""
+    require_control(request, require_sweep(jobs, sweep_id), "delete")
     with jobs.sessions() as session:
         run_ids = [run.id for run in repo.sweep_runs(session, [sweep_id])[sweep_id]]
     act(lambda: jobs.delete_sweep(sweep_id))

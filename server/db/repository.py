@@ -10,13 +10,13 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Select, cast, false, func, literal, or_, select, text, update
+from sqlalchemy import BigInteger, Select, cast, false, func, literal, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.metrics import QUALITY_METRICS
-from server.db.tables import Alert, ConfigChange, MetricRow, Run, Sweep, utcnow
+from server.db.tables import Alert, ConfigChange, MetricRow, Run, Sweep, User, utcnow
 from server.status import ALL_STATUSES, LIVE_STATUSES
 
 SelectT = TypeVar("SelectT", bound=Select)  # a query of any row shape
@@ -46,6 +46,7 @@ def create_run(
     status: str = "queued",
     sweep_id: str | None = None,
     sweep_cell: int | None = None,
+    owner: str | None = None,
 ) -> Run:
     """Record a new run (fresh, from a preset, forked from ``parent_id`` at ``parent_step``, or cell ``sweep_cell``
     of a sweep).
@@ -63,6 +64,7 @@ def create_run(
         step=parent_step or 0,
         sweep_id=sweep_id,
         sweep_cell=sweep_cell,
+        owner=owner,
     )
     session.add(run)
     session.flush()
@@ -74,14 +76,37 @@ def get_run(session: Session, run_id: str) -> Run | None:
     return session.get(Run, run_id)
 
 
-def list_runs(session: Session, limit: int | None = None, offset: int = 0) -> list[Run]:
-    """Runs newest first (the order of the run list in the UI), a page of ``limit`` from ``offset`` when given."""
-    query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).offset(offset)
+def _run_filter(query: SelectT, visible_to: str | None, shared: bool | None) -> SelectT:
+    """Only the runs ``visible_to`` (a user's name) may watch, when given: their own and shared ones; only shared
+    (or only unshared) runs when ``shared`` is given."""
+    if visible_to is not None:
+        query = query.where(or_(Run.owner == visible_to, Run.shared == true()))
+    if shared is not None:
+        query = query.where(Run.shared == (true() if shared else false()))
+    return query
+
+
+def list_runs(
+    session: Session,
+    limit: int | None = None,
+    offset: int = 0,
+    *,
+    visible_to: str | None = None,
+    shared: bool | None = None,
+) -> list[Run]:
+    """Runs newest first (the order of the run list in the UI), a page of ``limit`` from ``offset`` when given;
+    filtered as ``_run_filter`` says."""
+    query = _run_filter(select(Run), visible_to, shared).order_by(Run.created_at.desc(), Run.id.desc()).offset(offset)
     return list(session.scalars(query if limit is None else query.limit(limit)))
 
 
-def count_runs(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Run)) or 0
+def count_runs(session: Session, *, visible_to: str | None = None, shared: bool | None = None) -> int:
+    return session.scalar(_run_filter(select(func.count()).select_from(Run), visible_to, shared)) or 0
+
+
+def set_shared(session: Session, run_id: str, shared: bool) -> None:
+    """Share a run with everyone signed in (or stop sharing it)."""
+    _update_run(session, run_id, shared=shared)
 
 
 def delete_run(session: Session, run_id: str) -> bool:
@@ -382,10 +407,19 @@ def create_sweep(
     axes: list[dict[str, Any]],
     seeds: list[int],
     n_cells: int,
+    owner: str | None = None,
 ) -> Sweep:
     """Record a sweep with none of its cells started; flushed so its id is set."""
     sweep = Sweep(
-        client=client, preset=preset, lesson=lesson, base=base, axes=axes, seeds=seeds, n_cells=n_cells, next_cell=0
+        client=client,
+        preset=preset,
+        lesson=lesson,
+        base=base,
+        axes=axes,
+        seeds=seeds,
+        n_cells=n_cells,
+        next_cell=0,
+        owner=owner,
     )
     session.add(sweep)
     session.flush()
@@ -396,14 +430,19 @@ def get_sweep(session: Session, sweep_id: str) -> Sweep | None:
     return session.get(Sweep, sweep_id)
 
 
-def list_sweeps(session: Session, limit: int, offset: int = 0) -> list[Sweep]:
-    """A page of sweeps, newest first."""
+def list_sweeps(session: Session, limit: int, offset: int = 0, *, visible_to: str | None = None) -> list[Sweep]:
+    """A page of sweeps, newest first; only ``visible_to``'s own when given."""
     query = select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id.desc()).offset(offset).limit(limit)
+    if visible_to is not None:
+        query = query.where(Sweep.owner == visible_to)
     return list(session.scalars(query))
 
 
-def count_sweeps(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Sweep)) or 0
+def count_sweeps(session: Session, *, visible_to: str | None = None) -> int:
+    query = select(func.count()).select_from(Sweep)
+    if visible_to is not None:
+        query = query.where(Sweep.owner == visible_to)
+    return session.scalar(query) or 0
 
 
 def sweep_runs(session: Session, sweep_ids: Sequence[str]) -> dict[str, list[Run]]:
@@ -469,3 +508,35 @@ def delete_sweep(session: Session, sweep_id: str) -> bool:
     session.delete(sweep)
     session.flush()
     return True
+
+
+# ----------------------------------------------------------------------------------------- users
+
+
+def get_user(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
+
+
+def user_by_token_hash(session: Session, token_hash: str) -> User | None:
+    """The user, not revoked, whose token has this hash (a unique index: one lookup, whatever the number of users)."""
+    return session.scalar(select(User).where(User.token_hash == token_hash, User.revoked_at.is_(None)))
+
+
+def add_user(session: Session, name: str, token_hash: str, admin: bool) -> User:
+    """A new user; flushed, so a name already taken fails here (IntegrityError)."""
+    user = User(name=name, token_hash=token_hash, admin=admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def active_user_ids(session: Session, user_ids: Sequence[int]) -> set[int]:
+    """Which of ``user_ids`` are not revoked (one query for every open stream's user)."""
+    if not user_ids:
+        return set()
+    query = select(User.id).where(User.id.in_(list(user_ids)), User.revoked_at.is_(None))
+    return set(session.scalars(query))

@@ -101,9 +101,13 @@ class Run(Base):
     # A cell of a sweep: which sweep, and which of its cells (one run per cell, never two).
     sweep_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("sweeps.id", ondelete="SET NULL"))
     sweep_cell: Mapped[int | None] = mapped_column(Integer)
+    # With GANPLAY_AUTH=users, the name of the user who created it (a sweep's cells: the sweep's); null otherwise.
+    owner: Mapped[str | None] = mapped_column(String(64))
+    shared: Mapped[bool] = mapped_column(default=False, server_default=false())  # an admin shared it with everyone
 
     __table_args__ = (
         Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_owner", "owner"),
         Index("ix_runs_client_status", "client", "status"),
         Index("ix_runs_status", "status"),
         Index("ix_runs_sweep_id_sweep_cell", "sweep_id", "sweep_cell", unique=True),  # one run per cell
@@ -130,8 +134,28 @@ class Sweep(Base):
     n_cells: Mapped[int] = mapped_column(Integer)
     next_cell: Mapped[int] = mapped_column(Integer, default=0)
     stopped: Mapped[bool] = mapped_column(default=False, server_default=false())  # no further cell starts
+    owner: Mapped[str | None] = mapped_column(String(64))  # as a run's; its cells' runs have the same owner
 
-    __table_args__ = (Index("ix_sweeps_created_at", "created_at"), Index("ix_sweeps_client", "client"))
+    __table_args__ = (
+        Index("ix_sweeps_created_at", "created_at"),
+        Index("ix_sweeps_client", "client"),
+        Index("ix_sweeps_owner", "owner"),
+    )
+
+
+class User(Base):
+    """A person who may use a server with GANPLAY_AUTH=users (``ganplay users add``). Only a hash of their token
+    is kept (``server/users.py`` says why SHA-256 suffices); a revoked user keeps their row, so the runs they own
+    still name them and ``users add`` can give them a new token."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the token
+    admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class ConfigChange(Base):

@@ -546,6 +546,7 @@ MiB = 2**20
 READ_BOUNDS: dict[str, tuple[str, str | None, int | str]] = {
     "/api/meta": ("constant: derived from the schema and the metrics", "/api/meta", MiB),
     "/api/health": ("constant", "/api/health", 64 * 1024),
+    "/api/me": ("constant: the caller's name and role", "/api/me", 1024),
     "/api/schema": ("constant: the config schema", "/api/schema", MiB),
     "/api/presets": ("constant: the presets", "/api/presets", MiB),
     "/api/lessons": ("constant: the chapter's lessons", "/api/lessons", MiB),

@@ -6,8 +6,7 @@ import contextlib
 import os
 import signal
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,41 +16,7 @@ from models.presets import preset_config
 from server.executor import LocalExecutor
 from server.paths import checkpoint_path
 from server.worker import RunSpec
-
-Event = dict[str, Any]
-
-
-class Events:
-    """Events pulled from the executor, kept per run, so tests can wait for what they expect."""
-
-    def __init__(self, executor: LocalExecutor):
-        self.executor = executor
-        self.by_run: dict[str, list[Event]] = defaultdict(list)
-        self.ready_pids: set[int] = set()
-
-    def pump(self, timeout: float) -> None:
-        event = self.executor.next_event(timeout)
-        if event is None:
-            return
-        if event["type"] == "worker_ready":
-            self.ready_pids.add(event["pid"])
-        else:
-            self.by_run[event["run_id"]].append(event)
-
-    def wait(self, run_id: str, predicate: Callable[[Event], bool], timeout: float = 60) -> Event:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while time.monotonic() < deadline:
-            events = self.by_run[run_id]
-            for event in events[seen:]:
-                if predicate(event):
-                    return event
-            seen = len(events)
-            self.pump(0.05)
-        raise AssertionError(f"{run_id}: no matching event within {timeout} s; got {[e['type'] for e in events]}")
-
-    def status(self, run_id: str, status: str, timeout: float = 60) -> Event:
-        return self.wait(run_id, lambda e: e["type"] == "status" and e.get("status") == status, timeout)
+from tests.server.executor_events import Events
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import { createRunList } from "./runlist.js";
 import { createSweepList } from "./sweeplist.js";
 import { configDiff } from "./diff.js";
 
-/** @param {{schema: any, presets: any[], navigate: (state: any) => void}} opts */
-export function createHome({ schema, presets, meta, navigate }) {
+/** @param {{schema: any, presets: any[], meta: any, me?: any, navigate: (state: any) => void}} opts */
+export function createHome({ schema, presets, meta, me, navigate }) {
   const form = createConfigForm(schema, { uploads: () => api("/api/datasets") });
   const picker = h("select", { id: "preset", testid: "preset-select" },
     presets.map((p) => h("option", { value: p.name }, `${p.name} — ${p.title}`)),
@@ -69,7 +69,7 @@ export function createHome({ schema, presets, meta, navigate }) {
 
   const settings = h("details", { class: "settings", testid: "settings" },
     h("summary", {}, "Settings — every field of the run's config, with its limits"), form.element);
-  const runs = createRunList(navigate, meta);
+  const runs = createRunList(navigate, meta, me);
   const sweeps = createSweepList(navigate, meta);
   const element = h("div", { class: "home" },
     h("div", { class: "home-side" }, h("form", { class: "start", novalidate: true, onsubmit: submit },

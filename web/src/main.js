@@ -1,7 +1,8 @@
 // Boots the page: loads the schema, the presets and the server's vocabulary (statuses, metrics, charts, alerts:
 // GET /api/meta), and shows the view the URL names — `?run=ID` (a run), `?compare=A,B` (2–4 runs), `?sweep=ID` (a
-// sweep's cells and heatmap) or nothing (the start page) — so a link reopens the same view.
-import { api } from "./api.js";
+// sweep's cells and heatmap) or nothing (the start page) — so a link reopens the same view. On a server with users
+// (GANPLAY_AUTH=users) it also says who is signed in (GET /api/me), or how to sign in.
+import { api, ApiError } from "./api.js";
 import { createCompareView } from "./compare.js";
 import { h } from "./dom.js";
 import { createHome } from "./home.js";
@@ -14,6 +15,7 @@ let current = null;
 let schema = null;
 let presets = null;
 let meta = null;
+let me = null;
 
 /** The view state in the URL. */
 function readUrl() {
@@ -41,19 +43,25 @@ function show(state) {
   if (current) current.destroy();
   if (state.run) current = createRunView({ runId: state.run, schema, meta, navigate });
   else if (state.compare) current = createCompareView({ runIds: state.compare, meta, navigate });
-  else if (state.sweep) current = createSweepView({ sweepId: state.sweep, meta, navigate });
-  else current = createHome({ schema, presets, meta, navigate });
+  else if (state.sweep) current = createSweepView({ sweepId: state.sweep, meta, me, navigate });
+  else current = createHome({ schema, presets, meta, me, navigate });
   app.replaceChildren(current.element);
   window.scrollTo(0, 0);
 }
 
 async function boot() {
   try {
-    [schema, presets, meta] = await Promise.all([api("/api/schema"), api("/api/presets"), api("/api/meta")]);
+    [schema, presets, meta, me] = await Promise.all(
+      [api("/api/schema"), api("/api/presets"), api("/api/meta"), api("/api/me")]);
   } catch (err) {
-    app.replaceChildren(h("p", { class: "error" }, `Could not reach the server: ${err.message}. Reload to retry.`));
+    const text = err instanceof ApiError && err.status === 401
+      ? "This server needs your own token: open this page as /?token=YOUR_TOKEN (your instructor gives you one)."
+      : `Could not reach the server: ${err.message}. Reload to retry.`;
+    app.replaceChildren(h("p", { class: "error", testid: "sign-in" }, text));
     return;
   }
+  const who = document.getElementById("who");
+  if (who && me.name) who.textContent = `signed in as ${me.name}${me.admin ? " (instructor)" : ""}`;
   for (const link of document.querySelectorAll("[data-nav=home]")) {
     link.addEventListener("click", (e) => { e.preventDefault(); navigate({}); });
   }

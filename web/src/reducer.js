@@ -11,8 +11,11 @@ import { MetricStore } from "./store.js";
  *   preparing: boolean, errors: boolean}} Dirty
  * @typedef {{
  *   run: any, alerts: Alert[], field: any, image: any, store: MetricStore, preparing: Preparing | null,
- *   errors: {field: string, reason: string}[], statusEvents: number, dirty: Dirty
+ *   errors: {field: string, reason: string}[], statusEvents: number, dirty: Dirty, access: Access | null
  * }} RunState
+ * @typedef {{user: string | null, admin: boolean, owner: string | null, can_control: boolean, can_share: boolean}} Access
+ *   What this connection's user may do to the run (a server with users sends it after the snapshot; without users
+ *   there is none, and anyone may do anything).
  */
 
 /** Nothing to redraw. */
@@ -25,7 +28,7 @@ export function clean() {
  * chart may hold on to it. @returns {RunState} */
 export function createRunState() {
   return { run: null, alerts: [], field: null, image: null, store: new MetricStore(), preparing: null, errors: [],
-    statusEvents: 0, dirty: clean() };
+    statusEvents: 0, dirty: clean(), access: null };
 }
 
 /** The redraw flags gathered since the last call, cleared. */
@@ -93,6 +96,11 @@ export function applyEvent(state, e) {
       state.preparing = { what: e.what, message: e.message, eta_s: e.eta_s ?? null, done: Boolean(e.done) };
       dirty.preparing = true;
       break;
+    case "access":
+      state.access = { user: e.user ?? null, admin: Boolean(e.admin), owner: e.owner ?? null,
+        can_control: Boolean(e.can_control), can_share: Boolean(e.can_share) };
+      dirty.run = true;
+      break;
     case "patch_rejected": case "error":
       state.errors = e.errors || [];
       dirty.errors = true;
@@ -100,6 +108,12 @@ export function applyEvent(state, e) {
     default: break;
   }
   return state;
+}
+
+/** Whether the page may offer this run's controls (pause, stop, live patches, alert fixes): what the server's
+ * `access` event says, or, from a server without users (no such event), yes. */
+export function mayControl(state) {
+  return !state.access || state.access.can_control;
 }
 
 /** Rough words for a remaining time in seconds: "about 40 s", "about 3 min"; null when unknown. */

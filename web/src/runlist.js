@@ -1,5 +1,6 @@
-// The run list: every run with its lineage (children indented under their parent), status, step and last
-// metrics; tick 2–4 runs to compare them.
+// The run list: every run with its lineage (children indented under their parent), status, step, last metrics and,
+// on a server with users, its owner; tick 2–4 runs to compare them. Runs an instructor shared with the class are
+// listed first, under their own heading.
 import { apiPage } from "./api.js";
 import { h, shortId } from "./dom.js";
 import { summaryMetrics } from "./meta.js";
@@ -8,10 +9,14 @@ import { show } from "./schema.js";
 /**
  * @param {(state: any) => void} navigate
  * @param {import("./meta.js").Meta} meta
+ * @param {{auth: string, name: string | null} | null} [me] who is signed in (GET /api/me)
  */
-export function createRunList(navigate, meta) {
+export function createRunList(navigate, meta, me = null) {
   const shown = summaryMetrics(meta);
   const list = h("ul", { class: "run-list", testid: "run-list" });
+  const sharedList = h("ul", { class: "run-list", testid: "shared-runs" });
+  const sharedBox = h("div", { class: "shared-box", hidden: true }, h("h3", {}, "Shared with the class"), sharedList);
+  const users = Boolean(me && me.auth === "users");
   const compare = h("button", { type: "button", testid: "compare-selected", disabled: true }, "Compare selected");
   const hint = h("span", { class: "muted small" }, "tick 2–4 runs");
   const selected = new Set();
@@ -44,6 +49,8 @@ export function createRunList(navigate, meta) {
         h("span", { class: "status", "data-status": run.status }, run.status),
         h("span", { class: "muted small" }, `step ${run.step}`),
         run.parent_id ? h("span", { class: "muted small" }, `← ${shortId(run.parent_id)} @ ${run.parent_step}`) : null,
+        run.owner ? h("span", { class: "owner small", testid: "list-owner" }, run.owner === me?.name ? "yours" : run.owner) : null,
+        run.shared ? h("span", { class: "shared-badge small" }, "shared") : null,
         run.sweep_id ? h("a", { class: "small", href: `?sweep=${run.sweep_id}`,
           onclick: (e) => { e.preventDefault(); navigate({ sweep: run.sweep_id }); } }, `sweep ${shortId(run.sweep_id)}`) : null,
         h("span", { class: "metrics small" }, metrics)),
@@ -66,6 +73,11 @@ export function createRunList(navigate, meta) {
       }
       const tree = (parent) => (byParent.get(parent) || []).map((r) => item(r, tree(r.id)));
       list.replaceChildren(...(runs.length ? tree("") : [h("li", { class: "muted" }, "No runs yet.")]));
+      if (users) {
+        const { items: shared } = await apiPage("/api/runs?shared=true&limit=20");
+        sharedBox.hidden = !shared.length;
+        sharedList.replaceChildren(...shared.map((r) => item(r, [])));
+      }
     } catch (err) {
       list.replaceChildren(h("li", { class: "error" }, `Could not load runs: ${err.message}`));
     }
@@ -73,7 +85,7 @@ export function createRunList(navigate, meta) {
   }
   refresh();
   syncButton();
-  const element = h("section", { class: "runs" }, h("h2", {}, "Runs"), h("div", { class: "row" }, compare, hint), list,
+  const element = h("section", { class: "runs" }, h("h2", {}, "Runs"), sharedBox, h("div", { class: "row" }, compare, hint), list,
     h("div", { class: "row" }, newer, counter, older));
   return { element, destroy() { stopped = true; clearTimeout(timer); } };
 }

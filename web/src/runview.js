@@ -1,6 +1,8 @@
 // The live run view: status and controls on top, the field view (2D), the phase portrait (Dirac-GAN) or the sample
 // grid (images) beside the charts, live controls, alerts, samples, and "fork here". State comes from the run's stream: a snapshot first, then
-// live events, applied to plain state by the shared reducer and drawn once per animation frame.
+// live events, applied to plain state by the shared reducer and drawn once per animation frame. On a server with users
+// it shows whose run it is and offers only what the server's `access` event says this user may do: a watcher gets
+// the view and "fork here", not the controls; an instructor may also share the run with the class.
 import { api, ApiError } from "./api.js";
 import { createAlertBanner } from "./alerts.js";
 import { createChart, storeSource } from "./charts.js";
@@ -12,7 +14,7 @@ import { createImagePanel } from "./images.js";
 import { createPortrait } from "./portrait.js";
 import { frameScheduler, timeHandler } from "./perf.js";
 import { allows, chartSpecs, statusIn } from "./meta.js";
-import { applyEvent, createRunState, preparingText, takeDirty } from "./reducer.js";
+import { applyEvent, createRunState, mayControl, preparingText, takeDirty } from "./reducer.js";
 import { createSamplesPanel } from "./samples.js";
 import { openStream } from "./stream.js";
 import { configDiff } from "./diff.js";
@@ -40,6 +42,9 @@ export function createRunView({ runId, schema, meta, navigate }) {
   const stop = h("button", { type: "button", testid: "stop-run", onclick: () => control("stop") }, "Stop");
   const forkButton = h("button", { type: "button", class: "primary", testid: "fork-run", onclick: () => toggleFork() },
     "Fork here…");
+  const owner = h("span", { class: "owner small", testid: "run-owner", hidden: true });
+  const shareButton = h("button", { type: "button", testid: "share-run", hidden: true, onclick: () => share() });
+  const watchNote = h("p", { class: "watch-note small", testid: "watch-note", hidden: true });
   const message = h("div", { class: "error", role: "alert", testid: "run-error" });
   const banner = createAlertBanner(meta, (patch) => sendPatch(patch));
   const fieldView = createFieldView();
@@ -58,9 +63,9 @@ export function createRunView({ runId, schema, meta, navigate }) {
 
   const element = h("div", { class: "run-view" },
     h("div", { class: "run-head" },
-      h("div", { class: "run-id" }, title, h("div", { class: "row wrap" }, status, step, connection), lineage),
-      h("div", { class: "run-actions" }, pause, resume, stop, forkButton)),
-    message, banner.element, forkBox,
+      h("div", { class: "run-id" }, title, h("div", { class: "row wrap" }, status, step, owner, connection), lineage),
+      h("div", { class: "run-actions" }, pause, resume, stop, shareButton, forkButton)),
+    watchNote, message, banner.element, forkBox,
     h("div", { class: "run-body" },
       h("div", { class: "visual" }, portrait.element, fieldView.element, imagePanel.element, samples.element),
       h("div", { class: "charts-col" }, preparing, chartsBox),
@@ -92,14 +97,17 @@ export function createRunView({ runId, schema, meta, navigate }) {
     step.textContent = `step ${run.step} of ${run.config.steps}`;
     title.textContent = `${run.preset || "custom run"} · ${shortId(run.id)}`;
     const live = statusIn(meta, "live", run.status);
+    const may = mayControl(state);
+    for (const button of [pause, resume, stop]) button.hidden = !may;
     pause.disabled = !allows(meta, "pause", run.status);
     resume.disabled = !allows(meta, "resume", run.status);
     stop.disabled = !allows(meta, "stop", run.status);
-    controls.setEnabled(statusIn(meta, "patchable", run.status));
+    controls.setEnabled(may && statusIn(meta, "patchable", run.status));
+    renderOwnership(run, may);
     if (dirty.config) controls.setConfig(run.config); // only when the config changed, never mid-drag
     if (dirty.errors) controls.showErrors(state.errors);
     message.textContent = run.reason && statusIn(meta, "final", run.status) ? run.reason : "";
-    banner.show(state.alerts, run.config, live);
+    banner.show(state.alerts, run.config, live && may); // a watcher gets the alert, not its one-click fix
     samples.update(run.checkpoint_step, run.config.model.conditional);
     renderLineage(run);
     renderPreparing(dirty.preparing);
@@ -124,6 +132,33 @@ export function createRunView({ runId, schema, meta, navigate }) {
     preparing.textContent = text || "";
     if (text && !preparingTimer) preparingTimer = setInterval(schedule, 1000);
     else if (!text && preparingTimer) { clearInterval(preparingTimer); preparingTimer = 0; }
+  }
+
+  /** Whose run it is (on a server with users), the watcher's note, and the instructor's share button. */
+  function renderOwnership(run, may) {
+    const access = state.access;
+    const mine = access && run.owner && access.user === run.owner;
+    owner.hidden = !run.owner && !run.shared;
+    owner.textContent = [run.owner ? (mine ? "your run" : `${run.owner}'s run`) : "", run.shared ? "shared with the class" : ""]
+      .filter(Boolean).join(" · ");
+    watchNote.hidden = may;
+    const whose = run.owner ? `${run.owner}'s` : "this";
+    const steer = run.owner ? `${run.owner} or an instructor` : "an instructor";
+    watchNote.textContent = may ? "" : `You are watching ${whose} run: only ${steer} can steer it. Fork it to try your own changes.`;
+    shareButton.hidden = !(access && access.can_share);
+    shareButton.textContent = run.shared ? "Stop sharing" : "Share with the class";
+  }
+
+  async function share() {
+    message.textContent = "";
+    try {
+      const reply = await api(`/api/runs/${runId}/shared`, { method: "PUT", json: { shared: !state.run.shared } });
+      state.run = { ...state.run, shared: reply.shared };
+      state.dirty.run = true;
+      schedule();
+    } catch (err) {
+      message.textContent = err.message;
+    }
   }
 
   let lineageKey = "";

@@ -4,6 +4,7 @@ import { streamUrl } from "./api.js";
 
 const CLOSE_UNKNOWN_RUN = 4404;
 const CLOSE_UNAUTHORISED = 4401; // retrying cannot help: the page needs ?token=
+const CLOSE_FORBIDDEN = 4403; // nor here: on this server only the run's owner and instructors may watch it
 
 /**
  * @param {string} runId
@@ -27,7 +28,7 @@ export function openStream(runId, { onEvent, onState }) {
     ws.onmessage = (message) => onEvent(JSON.parse(message.data));
     ws.onclose = (event) => {
       if (closed) return;
-      if (event.code === CLOSE_UNKNOWN_RUN) { onState("gone", event.reason); return; }
+      if (event.code === CLOSE_UNKNOWN_RUN || event.code === CLOSE_FORBIDDEN) { onState("gone", event.reason); return; }
       if (event.code === CLOSE_UNAUTHORISED) { onState("gone", `${event.reason}: open the page with ?token=…`); return; }
       onState("retrying", `reconnecting in ${(delay / 1000).toFixed(1)} s`);
       timer = setTimeout(connect, delay);

@@ -1,6 +1,7 @@
 // A sweep (`?sweep=ID`): a heatmap of a chosen metric over two of its axes (the mean over seeds in each square, the
 // spread beside it) and small multiples, one tile per cell with a live thumbnail of its samples; a tile opens its
-// run. Stop and Delete act on the whole sweep. Refreshed by polling GET /api/sweeps/{id} while anything is live.
+// run. Stop and Delete act on the whole sweep, offered only to whoever may (its owner or an instructor, on a server
+// with users: the sweep's `can_control`). Refreshed by polling GET /api/sweeps/{id} while anything is live.
 import { api, apiBlob, ApiError } from "./api.js";
 import { h, shortId } from "./dom.js";
 import { cellOrder, metricLabel, statusIn, summaryMetrics } from "./meta.js";
@@ -20,11 +21,12 @@ const POLL_MS = 2000;
 const THUMB_CONCURRENCY = 3;
 const IMAGE_KINDS = ["digits", "fashion_mnist"];
 
-/** @param {{sweepId: string, meta: import("./meta.js").Meta, navigate: (state: any) => void}} opts */
-export function createSweepView({ sweepId, meta, navigate }) {
+/** @param {{sweepId: string, meta: import("./meta.js").Meta, me?: any, navigate: (state: any) => void}} opts */
+export function createSweepView({ sweepId, meta, me, navigate }) {
   const title = h("h1", {}, `Sweep ${shortId(sweepId)}`);
   const status = h("span", { class: "status", testid: "sweep-status" }, "loading");
   const counts = h("span", { class: "muted small", testid: "sweep-progress" });
+  const owner = h("span", { class: "owner small", testid: "sweep-owner", hidden: true });
   const about = h("div", { class: "small sweep-about" });
   const message = h("div", { class: "error", role: "alert", testid: "sweep-error" });
   const stop = h("button", { type: "button", testid: "stop-sweep", onclick: () => act("stop") }, "Stop sweep");
@@ -46,7 +48,7 @@ export function createSweepView({ sweepId, meta, navigate }) {
 
   const element = h("div", { class: "sweep-view", testid: "sweep-view" },
     h("div", { class: "run-head" },
-      h("div", {}, title, h("div", { class: "row wrap" }, status, counts)),
+      h("div", {}, title, h("div", { class: "row wrap" }, status, counts, owner)),
       h("div", { class: "run-actions" }, stop, remove)),
     confirmBox, message, about,
     h("section", { class: "panel heat-panel", "aria-label": "Heatmap" },
@@ -108,6 +110,10 @@ export function createSweepView({ sweepId, meta, navigate }) {
     const { done, total, breakdown } = progress(sweep.counts, meta.statuses.final, cellOrder(meta));
     counts.textContent = `${done} of ${total} cells done: ${breakdown}`;
     stop.disabled = !isLive();
+    stop.hidden = remove.hidden = sweep.can_control === false;
+    if (sweep.can_control === false) confirmBox.hidden = true;
+    owner.hidden = !sweep.owner;
+    owner.textContent = sweep.owner ? (me && sweep.owner === me.name ? "your sweep" : `${sweep.owner}'s sweep`) : "";
     renderHeatmap();
     renderTiles();
     pumpThumbnails();

@@ -1,7 +1,7 @@
 // reducer.js: what each stream event does to a view's state, for the run view and the compare view alike.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { aboutText, applyEvent, clean, createRunState, preparingText, takeDirty } from "../src/reducer.js";
+import { aboutText, applyEvent, clean, createRunState, mayControl, preparingText, takeDirty } from "../src/reducer.js";
 
 const FIX = { label: "unroll D 5 steps", patch: { tricks: { unroll_steps: 5 } } };
 const PREPARING = { type: "preparing", what: "judge", done: false, eta_s: 45.0,
@@ -204,5 +204,26 @@ describe("remaining time", () => {
     assert.equal(preparingText(note, 0), `${PREPARING.message} (about 50 s)`);
     assert.equal(preparingText(note, 25), `${PREPARING.message} (about 20 s)`);
     assert.equal(preparingText({ ...note, eta_s: null }, 25), PREPARING.message);
+  });
+});
+
+describe("access", () => {
+  test("without an access event (a server without users) the page may control the run", () => {
+    assert.equal(mayControl(started()), true);
+  });
+
+  test("a watcher's access event takes the controls away and is flagged for redrawing", () => {
+    const state = started();
+    takeDirty(state);
+    applyEvent(state, { type: "access", user: "bob", admin: false, owner: "alice", can_control: false, can_share: false });
+    assert.equal(mayControl(state), false);
+    assert.deepEqual(state.access, { user: "bob", admin: false, owner: "alice", can_control: false, can_share: false });
+    assert.equal(takeDirty(state).run, true);
+  });
+
+  test("the owner's access event keeps them", () => {
+    const state = applyEvent(started(), { type: "access", user: "alice", owner: "alice", can_control: true });
+    assert.equal(mayControl(state), true);
+    assert.equal(state.access.can_share, false);
   });
 });
