@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import BigInteger, Select, cast, false, func, literal, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.metrics import QUALITY_METRICS
@@ -148,6 +149,21 @@ def _require(session: Session, run_id: str) -> None:
     violation that reads like a database fault."""
     if session.get(Run, run_id) is None:
         raise RunNotFoundError(run_id)
+
+
+def _add_to_run(session: Session, run_id: str, row: Any) -> None:
+    """Insert a row that belongs to a run; RunNotFoundError if the run is gone. The check before the insert is not
+    enough: a delete committed between the two (SQLite reads without a snapshot until the first write) makes the
+    insert a foreign-key violation, which the soak test caught once in CI as "could not persist alert"."""
+    _require(session, run_id)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        if session.get(Run, run_id) is None:
+            raise RunNotFoundError(run_id) from None
+        raise
 
 
 def _update_run(session: Session, run_id: str, **values: Any) -> None:
@@ -328,9 +344,7 @@ def metric_pages(session: Session, run_id: str, page: int = 2000) -> Iterator[li
 
 def add_config_change(session: Session, run_id: str, step: int, changes: dict[str, Any]) -> None:
     """Log a live patch at the step it took effect, so the charts can mark it and a fork can replay it."""
-    _require(session, run_id)
-    session.add(ConfigChange(run_id=run_id, step=step, changes=changes))
-    session.flush()
+    _add_to_run(session, run_id, ConfigChange(run_id=run_id, step=step, changes=changes))
 
 
 def config_changes(session: Session, run_id: str, newest: int | None = None) -> list[dict[str, Any]]:
@@ -344,9 +358,7 @@ def config_changes(session: Session, run_id: str, newest: int | None = None) -> 
 
 def add_alert(session: Session, run_id: str, step: int, kind: str, message: str, cleared: bool = False) -> None:
     """Record an alert (mode collapse, divergence, ...) or its clearance, so a page opened later still shows it."""
-    _require(session, run_id)
-    session.add(Alert(run_id=run_id, step=step, kind=kind, message=message, cleared=cleared))
-    session.flush()
+    _add_to_run(session, run_id, Alert(run_id=run_id, step=step, kind=kind, message=message, cleared=cleared))
 
 
 def alerts(session: Session, run_id: str, newest: int | None = None) -> list[dict[str, Any]]:
