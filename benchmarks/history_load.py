@@ -167,12 +167,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def timed_get(url: str, params: dict[str, Any], repeat: int = 5) -> float:
-    import httpx
+    from benchmarks.live_server import http
 
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        httpx.get(url, params=params, timeout=120).raise_for_status()
+        http().get(url, params=params).raise_for_status()
         times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
 

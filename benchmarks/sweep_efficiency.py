@@ -31,25 +31,13 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.live_server import FINAL, Server, Tap, live_server, wait_ready
+from benchmarks.live_server import FINAL, Server, Tap, http, live_server, wait_ready
 
 GOAL = 0.85
-
-
-@cache
-def http() -> httpx.Client:
-    """One client for the whole benchmark: ``httpx.get`` builds a new client, and with it an SSL context (CA
-    certificates read and parsed), on every call. Polling a sweep's state four times a second that way took 3.7 s of
-    CPU per 8-cell sweep in this process (5.9 s → 2.2 s, getrusage; py-spy: ``ssl.create_default_context``), from
-    the sweep's runs and hardly from the runs alone, which poll once: the sweep measured slower than it was."""
-    return httpx.Client(timeout=60)
 
 
 def final_times(server: Server, run_ids: list[str]) -> dict[str, float]:
