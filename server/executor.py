@@ -1,8 +1,9 @@
-"""Where runs execute. ``Executor`` is the interface; ``LocalExecutor`` runs each run in its own ``spawn``-ed worker
-process on this machine, ``RayExecutor`` (server/ray_executor.py) in an actor on a Ray cluster.
+"""Where runs execute. ``Executor`` is the interface; ``LocalExecutor`` runs each run in its own worker process on
+this machine, ``RayExecutor`` (server/ray_executor.py) in an actor on a Ray cluster.
 
-A new run's latency is dominated by importing torch (seconds; README, "Architecture"), so the local executor
-keeps a pool of workers that have already imported it and wait for a run. At most ``max_concurrent`` runs train at
+A new run's latency would be dominated by importing torch (seconds; README, "Architecture"): local workers are
+forked from a fork server that has imported it once (``server.worker.worker_context``), and the local executor
+keeps a pool of workers that have warmed up and wait for a run. At most ``max_concurrent`` runs train at
 once (by default half the cores, but two on a 2-core machine), each with ``(cores - 1) // max_concurrent`` torch
 threads (at least one), so concurrent runs never oversubscribe the cores; further runs wait in a FIFO queue (a
 ``queued`` status event). A paused run gives its slot back but keeps its worker (its process, model and data stay in
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import os
 import queue
 import threading
@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from models.config import ConfigError
 from server.status import FINAL_STATUSES
-from server.worker import RunSpec, worker_main
+from server.worker import RunSpec, worker_context, worker_main
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Executor(Protocol):
 
 @dataclass(eq=False)
 class Worker:
-    process: Any  # multiprocessing.Process (spawn context)
+    process: Any  # multiprocessing.Process (forkserver context)
     control: Connection  # server -> worker: start, patch, pause, resume, stop, exit
     events: Connection  # worker -> server: its events, read by the executor's reader thread
     run_id: str | None = None  # the run it was last given
@@ -104,7 +104,7 @@ class LocalExecutor:
     gpus: int = 0  # CUDA devices: runs on auto (or bare cuda) are placed on them round-robin
 
     def __post_init__(self) -> None:
-        self._ctx = mp.get_context("spawn")
+        self._ctx = worker_context()
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()  # from every worker (via the reader) and from us
         self._lock = threading.RLock()
         self._workers: list[Worker] = []  # every worker process whose event pipe is still open

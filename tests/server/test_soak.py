@@ -145,11 +145,13 @@ def known_workers(soak: Soak) -> set[int]:
 
 
 def worker_processes() -> list[psutil.Process]:
-    """This process's children but multiprocessing's resource tracker (one per process, kept for good)."""
+    """This process's children but multiprocessing's resource tracker and the fork server the workers are forked
+    from (one each per process, kept for good)."""
     out = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "resource_tracker" not in " ".join(child.cmdline()):
+            command = " ".join(child.cmdline())
+            if "resource_tracker" not in command and "forkserver" not in command:
                 out.append(child)
         except psutil.NoSuchProcess:  # exited meanwhile
             continue
