@@ -111,6 +111,7 @@ class RayExecutor:
         self._next_actor = 0
         self._gpus_override: int | None = None
         self._cluster: dict[str, Any] = {"connected": False, "error": "connecting", "nodes": []}
+        self._last_lost: dict[str, Any] | None = None  # when the link was last lost, why, and the runs it interrupted
         self._closed = False
         self._bridge: Any = None
         self._commands: queue.Queue[dict[str, Any] | None] | None = None  # to the bridge, through its sender
@@ -203,7 +204,7 @@ class RayExecutor:
         """The cluster as the bridge last reported it: ``connected``, ``error`` (why not), ``nodes`` (id, address,
         alive, cpus, gpus), ``free_cpus``, ``free_gpus``."""
         with self._lock:
-            return {"address": self.address or "local", **self._cluster}
+            return {"address": self.address or "local", **self._cluster, "last_lost": self._last_lost}
 
     def nodes(self) -> dict[str, str | None]:
         """The node each run holding an actor trains on."""
@@ -552,6 +553,7 @@ class RayExecutor:
             if error in (None, "connecting"):
                 error = "the link to it (the Ray bridge process) ended"
             self._cluster = {"connected": False, "error": error, "nodes": []}
+            self._last_lost = {"at": time.time(), "error": error, "interrupted": len(self._active)}
             for run_id in list(self._active):
                 self._interrupt(run_id, f"lost the Ray cluster: {self._cluster['error']}")
             for actor in list(self._actors.values()):

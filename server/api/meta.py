@@ -39,6 +39,14 @@ class ClusterNode(BaseModel):
     gpus: float
 
 
+class ClusterLoss(BaseModel):
+    """The last time the server lost its link to the cluster: a page opened later still learns of it."""
+
+    at: float = Field(description="Unix time the link was lost.")
+    error: str = Field(description="Why.")
+    interrupted: int = Field(description="Runs that were training on the cluster then, now `interrupted`.")
+
+
 class ClusterHealth(BaseModel):
     """The Ray cluster as the executor last heard from it (``GANPLAY_EXECUTOR=ray``)."""
 
@@ -48,6 +56,7 @@ class ClusterHealth(BaseModel):
     nodes: list[ClusterNode] = []
     free_cpus: float | None = None
     free_gpus: float | None = None
+    last_lost: ClusterLoss | None = Field(None, description="The last loss of the link since the server started.")
 
 
 class Health(BaseModel):

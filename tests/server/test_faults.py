@@ -218,8 +218,12 @@ def test_resuming_an_interrupted_run_whose_checkpoint_is_corrupt_is_409_and_it_s
 # ----------------------------------------------------------------------------------------- the server killed
 
 
-def start_server(data: Path, port: int) -> subprocess.Popen:
+def start_server(data: Path, port: int, ray_address: str | None = None) -> subprocess.Popen:
+    """``ganplay serve`` in a process of its own; with ``ray_address``, on that Ray cluster (its token and session
+    folder are in this process's environment, which the server inherits)."""
     env = os.environ | {"GANPLAY_WARM_WORKERS": "1", "GANPLAY_MAX_CONCURRENT": "1"}
+    if ray_address is not None:
+        env |= {"GANPLAY_EXECUTOR": "ray", "GANPLAY_RAY_ADDRESS": ray_address}
     cli = Path(sys.executable).parent / "ganplay"
     process = subprocess.Popen(
         [str(cli), "serve", "--port", str(port), "--data-dir", str(data)],
@@ -239,30 +243,49 @@ def start_server(data: Path, port: int) -> subprocess.Popen:
     return process
 
 
-def test_server_killed_mid_run_restarts_with_the_run_interrupted_and_resumes_with_no_metric_gaps(tmp_path: Path):
+@pytest.fixture
+def ray_cluster() -> Iterator[Any]:
+    """Only the Ray case of the test below starts one, and removes it before the module's next test."""
+    from tests.server.ray_cluster import local_cluster
+
+    yield from local_cluster()
+
+
+def run_actors() -> list[psutil.Process]:
+    """The processes of this machine's Ray actors that train runs (Ray titles them ``ray::RunActor...``)."""
+    return [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0].startswith("ray::RunActor")]
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_server_killed_mid_run_restarts_with_the_run_interrupted_and_resumes_with_no_metric_gaps(
+    executor: str, tmp_path: Path, request: pytest.FixtureRequest
+):
     """``ganplay serve`` (a real process) is killed with -9 while a run trains: its workers exit on their own (no
-    orphan keeps training); restarted on the same data dir, the run is ``interrupted``, every metric row stored
+    orphan keeps training; on Ray, the bridge process and the run's actor end with it, as Ray ends the actors of a
+    driver that has gone); restarted on the same data dir, the run is ``interrupted``, every metric row stored
     before the kill is still there with no gap, and resuming continues from the newest checkpoint's step. Rows the
     server held unflushed when it died (under a second of them) are lost: if the worker had checkpointed past
     them, the resumed series has exactly that gap and no other; rows stored past the checkpoint are retrained and
     overwritten."""
     data, port = tmp_path / "data", _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(data, port)
+    ray_address = request.getfixturevalue("ray_cluster").address if executor == "ray" else None
+    server = start_server(data, port, ray_address)
     try:
         run_id = create(
             base, preset="ring-vanilla", overrides=ENDLESS | {"stream": {"checkpoint_every": 100, "metrics_every": 1}}
         )["id"]
         wait_checkpoint(base, run_id)
         time.sleep(RNG.uniform(0.2, 1.5))
-        workers = psutil.Process(server.pid).children(recursive=True)
+        workers = psutil.Process(server.pid).children(recursive=True) + run_actors()
+        assert executor == "local" or len(workers) > 1, "no bridge or no actor found"
         stored = metric_steps(base, run_id)[-1]
         checkpoint = run_of(base, run_id)["checkpoint_step"]
         server.kill()
         server.wait(timeout=30)
         _, alive = psutil.wait_procs(workers, timeout=30)
         assert alive == [], f"workers outlived the killed server: {alive}"
-        server = start_server(data, port)
+        server = start_server(data, port, ray_address)
         run = run_of(base, run_id)
         assert run["status"] == "interrupted" and run["checkpoint_step"] >= checkpoint
         kept = metric_steps(base, run_id)

@@ -168,6 +168,8 @@ def test_a_lost_bridge_interrupts_its_runs_and_the_executor_reconnects(
     os.kill(executor._bridge.pid, signal.SIGKILL)
     interrupted = events.status("cut", "interrupted", timeout=5)
     assert "lost the Ray cluster" in interrupted["reason"]
+    lost = executor.cluster_status()["last_lost"]  # told after the reconnection too (the page shows it)
+    assert lost["interrupted"] == 1 and lost["error"] and abs(lost["at"] - time.time()) < 10
     deadline = time.monotonic() + 30
     while not executor.cluster_status()["connected"] and time.monotonic() < deadline:
         time.sleep(0.05)

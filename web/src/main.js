@@ -1,8 +1,10 @@
 // Boots the page: loads the schema, the presets and the server's vocabulary (statuses, metrics, charts, alerts:
 // GET /api/meta), and shows the view the URL names — `?run=ID` (a run), `?compare=A,B` (2–4 runs), `?sweep=ID` (a
 // sweep's cells and heatmap) or nothing (the start page) — so a link reopens the same view. On a server with users
-// (GANPLAY_AUTH=users) it also says who is signed in (GET /api/me), or how to sign in.
+// (GANPLAY_AUTH=users) it also says who is signed in (GET /api/me), or how to sign in; on a server that trains on a
+// Ray cluster, the header follows the cluster (GET /api/health) and says when the server has lost it.
 import { api, ApiError } from "./api.js";
+import { CLUSTER_POLL_MS, clusterSummary } from "./cluster.js";
 import { createCompareView } from "./compare.js";
 import { h } from "./dom.js";
 import { createHome } from "./home.js";
@@ -67,6 +69,25 @@ async function boot() {
   }
   window.addEventListener("popstate", () => show(readUrl()));
   show(readUrl());
+  followCluster();
+}
+
+/** Polls /api/health while the server has a cluster; a server with the local executor is asked once. */
+async function followCluster() {
+  const line = document.getElementById("cluster");
+  let summary = null;
+  try {
+    summary = clusterSummary((await api("/api/health")).cluster);
+  } catch {
+    summary = line.hidden ? null : { state: "lost", text: "Ray cluster: the server does not answer" };
+  }
+  if (!summary && line.hidden) return;
+  if (summary) {
+    line.hidden = false;
+    line.textContent = summary.text;
+    line.dataset.state = summary.state;
+  }
+  setTimeout(followCluster, CLUSTER_POLL_MS);
 }
 
 boot();
