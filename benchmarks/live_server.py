@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from server.wire import decode
 from tests.server.conftest import serve
 
 JUDGES = Path(__file__).resolve().parents[1] / "data" / "judges"
@@ -118,7 +119,7 @@ async def follow(
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout)
             now = time.time()
-            event = json.loads(raw)
+            event = decode(raw)  # JSON text, or a binary frame (server/wire.py)
             received.append((now, event))
             if on_event is not None and on_event(event, now):
                 break

@@ -67,6 +67,12 @@ BENCHES = [
         lambda line: numbers(r"p95 (\d+\.?\d*)", line)[0] < 50,
         True,
     ),
+    Bench(
+        "stream_bytes",
+        ["--frames", "10"],
+        "field and image frames ≤ 25 % of JSON",
+        lambda line: all(x <= 0.25 for x in numbers(r"\((\d+\.\d+)\)", line)),
+    ),
     Bench("fanout", ["--steps", "3000"], "100 viewers: ratio ≥ 0.9, p95 < 250 ms", fanout_met, True),
     Bench(
         "concurrency",

@@ -26,20 +26,23 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from server.wire import header
+
 FINAL = frozenset({"completed", "stopped", "failed", "diverged"})
 
 
 async def viewer(ws: ClientConnection, timed: bool, done: asyncio.Event, out: dict[str, Any]) -> None:
     try:
         while not done.is_set():
-            raw = await ws.recv(decode=False)
+            raw = await ws.recv(decode=None if timed else False)  # timed: text as str, binary frames as bytes
             out["received"] += 1
             if not timed:
                 if b'"type":"status"' in raw and json.loads(raw).get("status") in FINAL:
                     done.set()
                 continue
             now = time.time()
-            event = json.loads(raw)
+            event = header(raw)  # a binary frame's arrays are not needed for its latency
             if "time" in event and event["type"] != "snapshot":
                 out["latencies"][event["type"]].append(now - event["time"])
             if event["type"] == "status" and event.get("status") in FINAL:

@@ -15,14 +15,64 @@ from pydantic.config import JsonDict
 LIVE: JsonDict = {"live": True}
 
 
-def live(default: Any, description: str, **limits: Any) -> Any:
-    """A field that may be patched while the run trains."""
-    return Field(default, description=description, json_schema_extra=LIVE, **limits)
+# The fixes a run can switch on, in the order the run view shows them: what each does in one line and the paper it
+# comes from. A field that belongs to one names it (``fix=``); the schema carries both (``config_schema``), so the
+# page groups its controls by fix without a list of its own.
+FIXES: dict[str, dict[str, str]] = {
+    "unroll": {
+        "title": "Unrolled GAN",
+        "does": "G's loss looks K updates of D ahead, so G cannot win by chasing the weak spot D has right now.",
+        "paper": "Metz et al. 2017",
+    },
+    "instance_noise": {
+        "title": "Instance noise",
+        "does": "Noise on every input of D, real and fake, makes the two distributions overlap so D's gradient "
+        "stays informative.",
+        "paper": "Sønderby et al. 2017; Arjovsky & Bottou 2017",
+    },
+    "label_smoothing": {
+        "title": "One-sided label smoothing",
+        "does": "D's target for real data drops below 1, so an overconfident D cannot saturate G's gradient.",
+        "paper": "Salimans et al. 2016",
+    },
+    "feature_matching": {
+        "title": "Feature matching",
+        "does": "G matches the mean of a hidden layer of D on real data instead of fooling D's last output.",
+        "paper": "Salimans et al. 2016",
+    },
+    "replay": {
+        "title": "Experience replay",
+        "does": "D also sees past fakes, so G cannot escape by hopping back to a mode D has forgotten.",
+        "paper": "Pfau & Vinyals 2016; Shrivastava et al. 2017",
+    },
+    "pack": {
+        "title": "Minibatch packing (PacGAN)",
+        "does": "D judges m samples at once, so a generator that repeats itself is easy to catch.",
+        "paper": "Lin et al. 2018",
+    },
+    "r1": {
+        "title": "R1 gradient penalty",
+        "does": "Penalises the slope of D on real data, so the game settles instead of circling.",
+        "paper": "Mescheder et al. 2018",
+    },
+    "two_time_scale": {
+        "title": "Two time-scale learning rates",
+        "does": "G and D step with learning rates of their own; a faster D converges to a local equilibrium.",
+        "paper": "Heusel et al. 2017",
+    },
+}
 
 
-def fixed(default: Any, description: str, **limits: Any) -> Any:
+def live(default: Any, description: str, *, fix: str | None = None, **limits: Any) -> Any:
+    """A field that may be patched while the run trains; ``fix`` names the entry of FIXES it belongs to."""
+    extra: JsonDict = LIVE if fix is None else {**LIVE, "fix": fix}
+    return Field(default, description=description, json_schema_extra=extra, **limits)
+
+
+def fixed(default: Any, description: str, *, fix: str | None = None, **limits: Any) -> Any:
     """A field fixed for the life of a run; changing it needs a fork."""
-    return Field(default, description=description, json_schema_extra={"live": False}, **limits)
+    extra: JsonDict = {"live": False} if fix is None else {"live": False, "fix": fix}
+    return Field(default, description=description, json_schema_extra=extra, **limits)
 
 
 def file_path(default: Any, description: str, **limits: Any) -> Any:
@@ -165,8 +215,8 @@ LossName = Literal["minimax", "nonsaturating", "least_squares", "hinge", "wasser
 
 
 class TrainConfig(Strict):
-    lr_g: float = live(2e-4, "Generator learning rate.", gt=0, le=1)
-    lr_d: float = live(2e-4, "Discriminator learning rate.", gt=0, le=1)
+    lr_g: float = live(2e-4, "Generator learning rate.", fix="two_time_scale", gt=0, le=1)
+    lr_d: float = live(2e-4, "Discriminator learning rate.", fix="two_time_scale", gt=0, le=1)
     betas: tuple[float, float] = live(
         (0.5, 0.999), "Adam's (β1, β2); SGD uses β1 as momentum, RMSprop β2 as its smoothing constant."
     )
@@ -191,37 +241,52 @@ class TrainConfig(Strict):
 
 
 class InstanceNoise(Strict):
-    std: float = live(0.0, "σ of Gaussian noise added to every input of D, real and fake.", ge=0, le=5)
+    std: float = live(
+        0.0, "σ of Gaussian noise added to every input of D, real and fake.", fix="instance_noise", ge=0, le=5
+    )
     anneal_steps: int = live(
-        0, "σ falls linearly to 0 over this many steps from when it was set; 0 keeps σ constant.", ge=0, le=1_000_000
+        0,
+        "σ falls linearly to 0 over this many steps from when it was set; 0 keeps σ constant.",
+        fix="instance_noise",
+        ge=0,
+        le=1_000_000,
     )
 
 
 class FeatureMatching(Strict):
-    enabled: bool = live(False, "G matches the mean of an intermediate D layer on real data (Salimans §3.1).")
-    weight: float = live(1.0, "Weight of the feature-matching term.", gt=0, le=1000)
-    keep_adversarial: bool = live(False, "Add the adversarial G loss to the feature-matching term.")
+    enabled: bool = live(
+        False, "G matches the mean of an intermediate D layer on real data (Salimans §3.1).", fix="feature_matching"
+    )
+    weight: float = live(1.0, "Weight of the feature-matching term.", fix="feature_matching", gt=0, le=1000)
+    keep_adversarial: bool = live(
+        False, "Add the adversarial G loss to the feature-matching term.", fix="feature_matching"
+    )
 
 
 class Replay(Strict):
-    size: int = live(0, "Experience replay buffer of past fakes; 0 is off.", ge=0, le=100_000)
-    fraction: float = live(0.5, "Share of each D fake batch drawn from the buffer.", ge=0, le=1)
+    size: int = live(0, "Experience replay buffer of past fakes; 0 is off.", fix="replay", ge=0, le=100_000)
+    fraction: float = live(0.5, "Share of each D fake batch drawn from the buffer.", fix="replay", ge=0, le=1)
 
 
 class TricksConfig(Strict):
-    label_smoothing: float = live(0.0, "One-sided: D's real target becomes 1 − this; fakes stay 0.", ge=0, le=0.5)
+    label_smoothing: float = live(
+        0.0, "One-sided: D's real target becomes 1 − this; fakes stay 0.", fix="label_smoothing", ge=0, le=0.5
+    )
     instance_noise: InstanceNoise = Field(default_factory=InstanceNoise)
-    unroll_steps: int = live(0, "Unrolled GAN: G looks K D-updates ahead (Metz et al. 2017); 0 is off.", ge=0, le=20)
-    unroll_lr: float | None = live(None, "Step size of the unrolled D updates; default lr_d.", gt=0, le=1)
+    unroll_steps: int = live(
+        0, "Unrolled GAN: G looks K D-updates ahead (Metz et al. 2017); 0 is off.", fix="unroll", ge=0, le=20
+    )
+    unroll_lr: float | None = live(None, "Step size of the unrolled D updates; default lr_d.", fix="unroll", gt=0, le=1)
     unroll_order: Literal["second", "first"] = live(
-        "second", "second: G's gradient flows through the K updates (the paper); first: it does not."
+        "second", "second: G's gradient flows through the K updates (the paper); first: it does not.", fix="unroll"
     )
     feature_matching: FeatureMatching = Field(default_factory=FeatureMatching)
     replay: Replay = Field(default_factory=Replay)
-    pack: int = fixed(1, "PacGAN: D judges m samples at once (Lin et al. 2018); 1 is off.", ge=1, le=8)
+    pack: int = fixed(1, "PacGAN: D judges m samples at once (Lin et al. 2018); 1 is off.", fix="pack", ge=1, le=8)
     r1_gamma: float = live(
         0.0,
         "R1: γ/2·E‖∇ₓD(x)‖² on real data added to D's loss (Mescheder et al. 2018, eq. 9); 0 is off.",
+        fix="r1",
         ge=0,
         le=1000,
     )
@@ -237,6 +302,13 @@ class StreamConfig(Strict):
         gt=0,
         le=60,
     )
+    max_steps_per_second: float = live(
+        0.0,
+        "Slow motion: at most this many training steps a second, so each one can be watched (a frame follows every "
+        "step, within max_frames_per_second); 0 trains at full speed.",
+        ge=0,
+        le=1000,
+    )
     n_samples: int = live(512, "Points (2D) or images in a sample frame.", ge=1, le=4096)
     field_resolution: int = live(32, "Side of D's output grid in a 2D field frame.", ge=4, le=128)
     eval_every: int = live(100, "Steps between quality measurements.", ge=1, le=100_000)
@@ -250,7 +322,13 @@ class StreamConfig(Strict):
 class RunConfig(Strict):
     seed: int = fixed(0, "Seed of every random draw of the run.", ge=0, le=2**31 - 1)
     device: str = fixed("auto", "auto (CUDA when present), cpu, cuda or cuda:N.", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    steps: int = live(5000, "Generator updates; the run completes after this many.", ge=1, le=10_000_000)
+    steps: int = live(
+        5000,
+        "Training steps (each d_steps D updates then one G update; a single update made by hand while paused counts "
+        "as one); the run completes after this many.",
+        ge=1,
+        le=10_000_000,
+    )
     dataset: DatasetConfig = Field(default_factory=RingData)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -424,5 +502,6 @@ def path_exists(path: str, data: dict[str, Any]) -> bool:
 
 
 def config_schema() -> dict[str, Any]:
-    """JSON schema of RunConfig; every leaf carries ``live`` true/false beside its limits."""
-    return RunConfig.model_json_schema()
+    """JSON schema of RunConfig; every leaf carries ``live`` true/false beside its limits, a field that belongs to
+    a fix names it (``fix``), and ``fixes`` describes each fix (FIXES, in order)."""
+    return {**RunConfig.model_json_schema(), "fixes": FIXES}

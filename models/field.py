@@ -12,6 +12,7 @@ import torch
 
 from models import dirac, tricks
 from models.losses import LOSSES
+from models.manifold import MANIFOLD_SIDE, manifold
 from models.quality2d import mode_counts
 from models.trainer import Trainer, discriminator_loss
 
@@ -22,7 +23,9 @@ DIRAC_NOISE_SEED_OFFSET = 104_729  # the field's fixed noise, apart from the run
 
 
 def _rounded(values: torch.Tensor) -> list[Any]:
-    return values.float().round(decimals=FRAME_DECIMALS).tolist()
+    """Rounded as doubles: a double's shortest text is the rounded number itself, a float32's ~17 digits (the
+    JSON parts of a frame, e.g. a 2D run's real points sent once, stay short; binary arrays travel as float32)."""
+    return values.double().round(decimals=FRAME_DECIMALS).tolist()
 
 
 def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[str, Any]:
@@ -70,6 +73,13 @@ def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[st
         "real": _rounded(data.x[:: max(1, data.x.shape[0] // n)][:n]),
         "centers": centers,
         "covered": covered,
+        # G's image of a latent grid (models.manifold): (side, side, 2) points, the same latent plane every frame;
+        # rounded as doubles, whose shortest text is the rounded number itself (a float32's is 17 digits long).
+        "manifold": manifold(trainer.generator, trainer.config.model.z_dim, seed=seed, device=device)
+        .double()
+        .round(decimals=FRAME_DECIMALS)
+        .tolist(),
+        "manifold_shape": [MANIFOLD_SIDE, MANIFOLD_SIDE, 2],
     }
 
 

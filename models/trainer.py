@@ -12,6 +12,11 @@ caller: it asks between updates, and inside a slow step before every layer's for
 gradient, raising ``StepInterruptedError`` at an update boundary. Updates already made are kept and the one under way is
 undone (its random draws and batch-norm statistics; no parameter has moved yet), so the next ``step()`` carries on
 where it stopped and the run stays exactly the run it would have been; a checkpoint taken meanwhile says so too.
+
+``manual(update)`` is GAN Lab's manual mode: one D update, one G update or one full step, made by hand (a paused run
+in the worker). Each is a step of its own: the counter moves by one, the metrics row has that step number (a single
+update reports only its own network's figures) and the change log records it as ``{"manual": "one D update"}`` and
+so on. A single update waits for a step cut short to be finished (``mid_step``), so no step ever mixes the two.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -44,6 +49,9 @@ CHECK_SECONDS = 0.02  # inside an update, ``should_stop`` is asked at most this 
 # A step expected to take longer than this is also interruptible inside its updates (the cost: a copy of the
 # batch-norm statistics and of the random state per update, and a hook per layer); a faster one only between them.
 INTERRUPTIBLE_UPDATES_SECONDS = 0.1
+ManualUpdate = Literal["d", "g", "both"]
+# What a single update made by hand is called in the change log (``Trainer.manual``).
+MANUAL: dict[str, str] = {"d": "one D update", "g": "one G update", "both": "one step"}
 
 
 class DivergenceError(RuntimeError):
@@ -395,10 +403,24 @@ class Trainer:
             raise
         self._progress = None
         self.step_count += 1
-        names = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"]
-        stats = d_stats | g_stats
+        metrics = self._report(d_stats | g_stats, sigma, should_stop)
+        elapsed = progress.seconds + time.perf_counter() - started
+        ema = self._seconds_per_step
+        self._seconds_per_step = elapsed if ema is None else 0.9 * ema + 0.1 * elapsed
+        metrics["it_per_s"] = 1.0 / max(self._seconds_per_step, 1e-9)
+        if progress.changed:
+            metrics["config_changed"] = 1.0
+        return metrics
+
+    def _report(self, stats: dict[str, Any], sigma: float, should_stop: Callable[[], bool] | None) -> dict[str, float]:
+        """The metrics row of the step just counted: what its updates measured (a single update reports only its
+        own network's figures), the trick settings, and the quality measurement when one is due."""
+        cfg = self.config
+        names: list[str] = [
+            k for k in ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g") if k in stats
+        ]
         if cfg.model.arch == "dirac":  # the Dirac-GAN's whole state: where it stands in the (θ, ψ) plane
-            stats |= dirac.observe(self.generator, self.discriminator)
+            stats = stats | dirac.observe(self.generator, self.discriminator)
             names += ["theta", "psi", "equilibrium_distance"]
         values = torch.stack([stats[k].float() for k in names]).tolist()  # one device sync
         metrics: dict[str, float] = dict(zip(names, values))
@@ -410,9 +432,10 @@ class Trainer:
             "noise_std": sigma,
             "unroll_steps": float(cfg.tricks.unroll_steps),
             "d_steps": float(cfg.train.d_steps),
-            "replay_fraction": d_stats["replayed"] / cfg.train.batch_size,
-            "r1_gamma": cfg.tricks.r1_gamma,
         }
+        if "replayed" in stats:
+            metrics["replay_fraction"] = stats["replayed"] / cfg.train.batch_size
+        metrics["r1_gamma"] = cfg.tricks.r1_gamma
         judge_arrived = self._judge is not None and self._judge.arrived
         if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1 or judge_arrived:
             try:
@@ -420,11 +443,79 @@ class Trainer:
                     metrics |= self.evaluate(remember=True)
             except StepInterruptedError:
                 pass  # the step itself is done; only its quality measurement is skipped
-        elapsed = progress.seconds + time.perf_counter() - started
-        ema = self._seconds_per_step
-        self._seconds_per_step = elapsed if ema is None else 0.9 * ema + 0.1 * elapsed
-        metrics["it_per_s"] = 1.0 / max(self._seconds_per_step, 1e-9)
-        if progress.changed:
+        return metrics
+
+    @property
+    def mid_step(self) -> bool:
+        """A step has made some of its updates and not all (it was cut short): a single update must wait until it
+        is finished, since the step's remaining updates belong to the config and the D it began with."""
+        return self._progress is not None and self._progress.d_done > 0
+
+    def expects_slow_step(self) -> bool:
+        """Whether the step under way (or the next) may take longer than ``INTERRUPTIBLE_UPDATES_SECONDS`` (or its
+        cost is unknown): only such a step is worth cutting short for a pause; a fast one ends within a blink."""
+        return self._expect_slow(self._progress or _StepProgress())
+
+    @property
+    def next_config(self) -> RunConfig:
+        """The config the next step that has not begun will have: the current one with every pending patch."""
+        return self._pending_config()
+
+    def manual(self, update: ManualUpdate, should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+        """One update made by hand (GAN Lab's manual mode): ``d`` one D update, ``g`` one G update, ``both`` one
+        full step (it finishes a step cut short, else makes a whole one). Each is a step of its own: the step
+        counter moves by exactly one, the metrics row has that step number, and the change log records it as
+        ``{"manual": "one D update"}`` (and so on) at that step. Pending patches apply first, as at any step.
+
+        A single update made beside a cut-short step would mix two steps' updates, so ``d`` and ``g`` raise
+        ``ValueError`` while ``mid_step``. ``should_stop`` may cut it short as it does a step: a single update
+        then leaves no trace (``StepInterruptedError``), a full step carries on at the next call."""
+        if update not in MANUAL:
+            raise ValueError(f"update: expected one of {', '.join(MANUAL)}, not {update!r}")
+        if update == "both":
+            metrics = self.step(should_stop)
+        else:
+            if self.mid_step:
+                raise ValueError(
+                    f"step {self.step_count + 1} was cut short by the pause with part of its updates made: take one "
+                    "full step to finish it, then single updates"
+                )
+            metrics = self._single(update, should_stop)
+        self.change_log.append({"step": self.step_count, "changes": {"manual": MANUAL[update]}})
+        return metrics
+
+    def _single(self, update: str, should_stop: Callable[[], bool] | None) -> dict[str, float]:
+        """One D or one G update as a step of its own. G's update takes its real batch (for unrolling's look-ahead
+        and feature matching) fresh, as the step's last D update would have; simultaneous updates make no
+        difference here, since no D update comes before it within this step."""
+        self.begin_step()
+        progress = self._progress
+        assert progress is not None and progress.d_done == 0
+        cfg = self.config
+        loss = LOSSES[cfg.train.loss]
+        sigma = self.noise_std()
+        self.generator.train()
+        self.discriminator.train()
+
+        def g_update() -> dict[str, Any]:
+            real, real_y = self.data.sample(cfg.train.batch_size, self.rng)
+            real_in = (self._d_input(real, sigma), real_y if cfg.model.conditional else None)
+            return self._generator_update(loss, sigma, {"real_in": real_in})
+
+        try:
+            if update == "d":
+                stats = self._undoable(should_stop, lambda: self._discriminator_update(loss, sigma))
+            else:
+                stats = self._undoable(should_stop, g_update)
+        except StepInterruptedError:
+            if not progress.changed:  # nothing begun: no step stands half made (else it keeps its config change)
+                self._progress = None
+            raise
+        changed = progress.changed
+        self._progress = None
+        self.step_count += 1
+        metrics = self._report(stats, sigma, should_stop)
+        if changed:
             metrics["config_changed"] = 1.0
         return metrics
 

@@ -27,6 +27,7 @@ from models.atomic import remove_partial_writes
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from models.sweeps import Sweep
+from models.trainer import MANUAL
 from server.db import repository as repo
 from server.db.engine import DATABASE_ERRORS
 from server.executor import Executor, check_device
@@ -234,6 +235,20 @@ class JobManager:
         if not self.executor.send(run_id, {"type": action}):
             raise InvalidStateError(f"run {run_id} is not running")
         return None
+
+    def step(self, run_id: str, update: str = "both", step_id: str | None = None) -> None:
+        """One D update (``d``), one G update (``g``) or one full step (``both``) of a paused run (else 409), made by
+        its worker at once; it comes back as that step's metrics row and a change-log entry, or as a
+        ``step_rejected`` event should the worker find it cannot (the run resumed meanwhile, or its pause cut a
+        step short: then only a full step, which finishes it, is taken)."""
+        if update not in MANUAL:
+            raise ConfigError([{"field": "update", "reason": f"expected one of {', '.join(MANUAL)}"}])
+        with self.sessions() as session:
+            run = self._get(session, run_id)
+            if run.status not in ACTIONS["step"]:
+                raise InvalidStateError(f"cannot step a run that is {run.status}: pause it first")
+        if not self.executor.send(run_id, {"type": "step", "update": update, "id": step_id}):
+            raise InvalidStateError(f"run {run_id} is not running")
 
     def delete(self, run_id: str) -> None:
         """The run's rows now; its files now too, or, while its worker may still write them, once the pump has
@@ -466,7 +481,7 @@ class JobManager:
             self._snapshots.pop(run_id, None)  # re-read from disk should the run be resumed
         if kind == "patch_rejected":  # not expected (we validate first); the stored config is then the safer base
             self._expected.pop(run_id, None)
-        if kind in ("patch_accepted", "patch_rejected"):
+        if kind in ("patch_accepted", "patch_rejected", "step_rejected"):
             return
         self._flush_metrics()  # rows before the status or change that follows them
         with self.sessions() as session:

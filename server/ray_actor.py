@@ -61,9 +61,10 @@ class Inbox:
                 self._next += 1
             self._cond.notify_all()
 
-    def poll(self) -> bool:
+    def poll(self, timeout: float = 0.0) -> bool:
+        """Whether a message is ready, waiting up to ``timeout`` seconds for one (slow motion waits here)."""
         with self._cond:
-            return bool(self._ready)
+            return self._cond.wait_for(lambda: bool(self._ready), timeout=timeout)
 
     def recv(self) -> Event:
         with self._cond:

@@ -41,6 +41,14 @@ def samples_bytes(meta: dict[str, Any], n: int, format: str) -> int:
     return max(values * FLOAT_BYTES, body)
 
 
+def walk_bytes(meta: dict[str, Any], rows: int, steps: int) -> int:
+    """What a latent walk's PNG of ``rows`` × ``steps`` images builds (its raw pixels, or the sampled tensor if more),
+    known before sampling: ``rows`` is the number of labels of a conditional run, which its dataset decides."""
+    shape = [int(d) for d in meta["sample_shape"]]
+    n = rows * steps
+    return max(n * math.prod(shape) * FLOAT_BYTES, grid_pixels(n, shape, png_scale(shape[-1]), columns=steps))
+
+
 def largest_n(meta: dict[str, Any], format: str, limit: int, most: int) -> int:
     """The largest ``n`` ≤ ``most`` whose response stays within ``limit`` bytes (0 when not even one does)."""
     low, high = 0, most

@@ -44,6 +44,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "pause": frozenset({S.RUNNING.value}),
     "resume": frozenset({S.PAUSED.value, S.INTERRUPTED.value}),
     "stop": LIVE_STATUSES,
+    "step": frozenset({S.PAUSED.value}),  # one D update, one G update or one full step, by hand
 }
 
 

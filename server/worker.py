@@ -3,7 +3,12 @@
 Between steps it drains its control pipe (patch, pause, resume, stop), so a patch applies exactly at a step
 boundary and is acknowledged with that step. A slow step, quality measurement or sample frame also looks at the
 pipe as it goes (``Trainer.step(should_stop)``): a pause or stop takes effect within a fraction of a second at an
-update boundary, however long the step, and the step carries on from there on resume. Everything it learns it
+update boundary, however long the step, and the step carries on from there on resume (a step expected to end
+within ``INTERRUPTIBLE_UPDATES_SECONDS`` is let finish first, so a pause lands at a step boundary, where single
+updates can follow). While paused it takes single steps by hand (``step``: one D update, one G update or one full
+step; ``Trainer.manual``), each told like any step plus a change-log entry, a frame and a checkpoint. Slow motion
+(``stream.max_steps_per_second``) waits between steps on the control pipe itself, so a control message ends the wait
+at once. Everything it learns it
 sends as plain-dict events on its own event pipe (never one shared with other workers: see server/executor.py);
 metric rows are batched (at most every ``FLUSH_SECONDS``) so streaming costs the loop one send per batch, not per
 step. It never touches the database or the network:
@@ -201,8 +206,8 @@ TRAINER_OPTIONS: dict[str, Any] = {"judge_in_background": True}
 
 class Controls:
     """The run's control messages, in order. Patches are taken whenever they come (they only queue inside the
-    trainer, for the next step that has not begun); pause, resume and stop are held for the loop, and a held pause or
-    stop is what ``interrupt`` (the trainer's ``should_stop``) reports."""
+    trainer, for the next step that has not begun); pause, resume, stop and step are held for the loop, and a held
+    pause or stop is what ``interrupt`` (the trainer's ``should_stop``) reports."""
 
     def __init__(self, pipe: Connection, run_id: str, on_patch: Callable[[dict[str, Any]], None]):
         self.pipe, self.run_id, self.on_patch = pipe, run_id, on_patch
@@ -217,10 +222,19 @@ class Controls:
             self._take(self.pipe.recv())
         return self.held.popleft()
 
-    def interrupt(self) -> bool:
+    def interrupt(self, pause: bool = True) -> bool:
+        """Whether a stop (or, unless ``pause`` is False, a pause) is held, after taking what has come."""
         while self.pipe.poll():
             self._take(self.pipe.recv())
-        return any(message.get("type") in ("pause", "stop") for message in self.held)
+        wanted = ("pause", "stop") if pause else ("stop",)
+        return any(message.get("type") in wanted for message in self.held)
+
+    def wait(self, seconds: float) -> bool:
+        """Block up to ``seconds`` for the next message and take it (a patch is handed on at once); True when a
+        message for the loop is held. What slow motion waits on: no polling, and nothing waits behind it."""
+        if not self.held and self.pipe.poll(max(seconds, 0.0)):
+            self._take(self.pipe.recv())
+        return bool(self.held)
 
     def _take(self, message: dict[str, Any]) -> None:
         if message.get("run_id", self.run_id) != self.run_id:
@@ -238,10 +252,10 @@ class LiveWeights:
     def __init__(self, path: Path):
         self.path, self.written = path, -float("inf")
 
-    def maybe_write(self, trainer: Any) -> None:
+    def maybe_write(self, trainer: Any, force: bool = False) -> None:
         from models.checkpoint import save_generator
 
-        if trainer.step_count == 1 or time.monotonic() - self.written >= LIVE_WEIGHTS_SECONDS:
+        if force or trainer.step_count == 1 or time.monotonic() - self.written >= LIVE_WEIGHTS_SECONDS:
             save_generator(trainer, self.path)
             self.written = time.monotonic()
 
@@ -267,7 +281,7 @@ class Preparing:
 def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: Any) -> None:
     from models.alerts import AlertMonitor, remedy
     from models.config import ConfigError
-    from models.trainer import StepInterruptedError
+    from models.trainer import MANUAL, StepInterruptedError
     from server.paths import live_generator_path
 
     data = trainer.data
@@ -277,6 +291,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     )
     paused = False
     last_frame = -float("inf")
+    last_started: float | None = None  # when the previous step began, while steps follow each other unpaused
     weights = LiveWeights(live_generator_path(spec.data_dir, spec.run_id))
     preparing = Preparing()
 
@@ -288,41 +303,14 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
             out.emit("patch_rejected", id=message.get("id"), errors=e.errors)
 
     controls = Controls(control, spec.run_id, patch)
-    while True:
-        while (message := controls.next(wait=paused)) is not None:
-            kind = message.get("type")
-            if kind == "pause" and not paused:
-                paused = True
-                save(trainer, spec.checkpoint_path)
-                out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
-                out.emit("status", status="paused", step=trainer.step_count)
-            elif kind == "resume" and paused:
-                paused = False
-                out.emit("status", status="running", step=trainer.step_count)
-            elif kind == "stop":
-                save(trainer, spec.checkpoint_path)
-                out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
-                out.emit("status", status="stopped", step=trainer.step_count)
-                return
-        if trainer.step_count >= trainer.config.steps:
-            save(trainer, spec.checkpoint_path)
-            out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
-            out.emit("status", status="completed", step=trainer.step_count)
-            return
+
+    def begin() -> None:
         change = trainer.begin_step()
         if change is not None:  # told as its step begins: a pause or stop during the step finds it stored
             config = trainer.config.model_dump(mode="json")
             out.emit("config", step=change["step"], changes=change["changes"], config=config)
-        try:
-            metrics = trainer.step(controls.interrupt)
-        except StepInterruptedError:
-            continue  # the pause or stop is handled above; the step carries on from where it stopped
-        step = trainer.step_count
-        stream = trainer.config.stream
-        weights.maybe_write(trainer)  # before the first metrics: a client that saw them can fetch samples
-        preparing.update(trainer, out)
-        if step % stream.metrics_every == 0 or step == 1:
-            out.metrics(metrics)
+
+    def alerts(metrics: dict[str, float]) -> None:
         for alert in monitor.observe(metrics):
             fix = None if alert.cleared else remedy(alert.kind, trainer.config)
             out.emit(
@@ -333,19 +321,127 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
                 cleared=alert.cleared,
                 fix=None if fix is None else fix.as_dict(),
             )
+
+    def frames() -> None:
+        try:
+            with trainer.interruptible(controls.interrupt):
+                _frames(trainer, out)
+        except StepInterruptedError:
+            pass  # a frame of a large model gives way to a pause or stop: the next one comes after
+
+    def checkpoint() -> None:
+        save(trainer, spec.checkpoint_path)
+        out.emit("checkpoint", step=trainer.step_count, path=spec.checkpoint_path)
+
+    def manual(message: dict[str, Any]) -> None:
+        """A single step taken by hand while paused: told like any step (its metrics row, whatever
+        ``metrics_every`` says), then its change-log entry, a frame to see it by, and a checkpoint, so a fork made
+        now starts from it. Only a stop cuts it short (a single update leaves no trace then)."""
+        update = message.get("update", "both")
+        refusal = None
+        if update not in MANUAL:
+            refusal = {"field": "update", "reason": f"expected one of {', '.join(MANUAL)}"}
+        elif update != "both" and trainer.mid_step:
+            refusal = {
+                "field": "update",
+                "reason": f"step {trainer.step_count + 1} was cut short by the pause with part of its updates made: "
+                "take one full step to finish it first",
+            }
+        if refusal is not None:
+            out.emit("step_rejected", id=message.get("id"), update=update, errors=[refusal])
+            return
+        begin()
+        try:
+            metrics = trainer.manual(update, lambda: controls.interrupt(pause=False))
+        except StepInterruptedError:
+            return  # a stop came: the loop takes it next
+        weights.maybe_write(trainer, force=True)
+        preparing.update(trainer, out)
+        out.metrics(metrics)
+        if update == "both":  # a single update lacks the other network's figures: no verdict on its own
+            alerts(metrics)
+        entry = trainer.change_log[-1]
+        out.emit("config", step=entry["step"], changes=entry["changes"], config=trainer.config.model_dump(mode="json"))
+        frames()
+        checkpoint()
+
+    def pace() -> bool:
+        """Slow motion: wait for this step's turn on the control pipe (a patch of the limit counts at once); True
+        when a control message came first."""
+        if last_started is None:
+            return False
+        flushed = False
+        while True:
+            limit = trainer.next_config.stream.max_steps_per_second
+            left = last_started + 1 / limit - time.monotonic() if limit else 0.0
+            if left <= 0:
+                return False
+            if not flushed:  # only before a wait: at full speed rows stay batched (FLUSH_SECONDS)
+                out.flush()  # the rows of the steps so far are shown now, not after the wait
+                flushed = True
+            if controls.wait(left):
+                return True
+
+    def interrupt_step() -> bool:
+        # A pause cuts short only a step worth cutting short; a fast one ends first, so single updates can follow.
+        return controls.interrupt(pause=trainer.expects_slow_step())
+
+    while True:
+        while (message := controls.next(wait=paused)) is not None:
+            kind = message.get("type")
+            if kind == "pause" and not paused:
+                paused, last_started = True, None
+                checkpoint()
+                out.emit("status", status="paused", step=trainer.step_count)
+            elif kind == "resume" and paused:
+                paused = False
+                out.emit("status", status="running", step=trainer.step_count)
+            elif kind == "stop":
+                checkpoint()
+                out.emit("status", status="stopped", step=trainer.step_count)
+                return
+            elif kind == "step" and not paused:
+                reason = "single steps are taken only while the run is paused: pause it first"
+                out.emit("step_rejected", id=message.get("id"), update=message.get("update", "both"),
+                         errors=[{"field": "type", "reason": reason}])  # fmt: skip
+            elif kind == "step" and not controls.interrupt(pause=False):  # with a stop held, the stop comes first
+                manual(message)
+                if trainer.step_count >= trainer.config.steps:
+                    break  # the run is complete: said below
+        if trainer.step_count >= trainer.config.steps:
+            checkpoint()
+            out.emit("status", status="completed", step=trainer.step_count)
+            return
+        if pace():
+            continue  # a pause, stop or step came during the slow-motion wait
+        started = time.monotonic()
+        begin()
+        try:
+            metrics = trainer.step(interrupt_step)
+        except StepInterruptedError:
+            continue  # the pause or stop is handled above; the step carries on from where it stopped
+        step = trainer.step_count
+        stream = trainer.config.stream
+        slow_motion = stream.max_steps_per_second > 0
+        if slow_motion and last_started is not None:  # the pace the run is held to, not the speed it could go
+            metrics["it_per_s"] = 1 / max(started - last_started, 1e-9)
+        last_started = started
+        weights.maybe_write(trainer)  # before the first metrics: a client that saw them can fetch samples
+        preparing.update(trainer, out)
+        if step % stream.metrics_every == 0 or step == 1:
+            out.metrics(metrics)
+        alerts(metrics)
         if (
-            (step % stream.samples_every == 0 and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second)
+            (
+                (step % stream.samples_every == 0 or slow_motion)  # slow motion shows every step it can
+                and time.monotonic() - last_frame >= 1 / stream.max_frames_per_second
+            )
             or step == 1
         ) and not controls.interrupt():
-            try:
-                with trainer.interruptible(controls.interrupt):
-                    _frames(trainer, out)
-            except StepInterruptedError:
-                pass  # a frame of a large model gives way to a pause or stop: the next one comes after
+            frames()
             last_frame = time.monotonic()
         if step % stream.checkpoint_every == 0:
-            save(trainer, spec.checkpoint_path)
-            out.emit("checkpoint", step=step, path=spec.checkpoint_path)
+            checkpoint()
 
 
 def _frames(trainer: Any, out: Emitter) -> None:

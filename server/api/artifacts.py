@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
-from models.sampling import sample, samples_png
+from models.sampling import WALK_MAX_STEPS, LoadedGenerator, latent_walk, sample, samples_png, walk_labels, walk_png
 from server.api.deps import Jobs, require_run, require_watch, watched_run
 from server.api.errors import ERRORS
 from server.api.runs import run_detail
@@ -25,7 +25,7 @@ from server.db import repository as repo
 from server.jobs import JobManager
 from server.paths import checkpoint_path, snapshots_dir
 from server.pools import lane
-from server.samples import GeneratorCache, largest_n, samples_bytes
+from server.samples import GeneratorCache, largest_n, samples_bytes, walk_bytes
 
 router = APIRouter(prefix="/api/runs", tags=["artifacts"], responses=ERRORS)
 MAX_N = 1024
@@ -81,11 +81,7 @@ def _draw(
     if check is not None:
         watched_run(check, jobs, run_id)
     try:
-        loaded = None if jobs.is_deleted(run_id) else generators.get(jobs.data_dir, run_id)
-        if loaded is None:
-            with jobs.sessions() as session:
-                require_run(session, run_id)  # 404 for an unknown run; it exists but has no weights yet: 409
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no weights yet")
+        loaded = _newest_generator(jobs, generators, run_id)
         _check_size(loaded.meta, n, format, limit)
         drawn = sample(loaded, n, seed, label)
     except CheckpointError as e:
@@ -103,6 +99,17 @@ def _draw(
         }
         return json.dumps(body).encode(), "application/json", loaded.step
     return samples_png(loaded, drawn), "image/png", loaded.step
+
+
+def _newest_generator(jobs: JobManager, generators: GeneratorCache, run_id: str) -> LoadedGenerator:
+    """The generator of the run's newest weights: 404 for an unknown run, 409 for one with no weights yet. Raises
+    CheckpointError when its file is unreadable."""
+    loaded = None if jobs.is_deleted(run_id) else generators.get(jobs.data_dir, run_id)
+    if loaded is None:
+        with jobs.sessions() as session:
+            require_run(session, run_id)  # 404 for an unknown run; it exists but has no weights yet: 409
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id} has no weights yet")
+    return loaded
 
 
 def _check_size(meta: dict[str, Any], n: int, format: str, limit: int) -> None:
@@ -125,6 +132,79 @@ def _check_size(meta: dict[str, Any], n: int, format: str, limit: int) -> None:
             }
         ],
     )
+
+
+@router.get(
+    "/{run_id}/walk",
+    responses={
+        200: {"content": {"image/png": {}}, "description": "PNG: the walk's samples in a row (a row per label)"}
+    },
+    response_class=Response,
+)
+async def walk(
+    request: Request,
+    run_id: str,
+    jobs: Jobs,
+    seed_a: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    seed_b: Annotated[int, Query(ge=0, le=2**31 - 1)] = 1,
+    steps: Annotated[int, Query(ge=2, le=WALK_MAX_STEPS)] = 8,
+    label: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """A latent walk of an image run: ``steps`` samples from its newest weights along the spherical path from the
+    latent of ``seed_a`` (sample 0 of ``/samples?seed=seed_a``) to that of ``seed_b``, as one PNG strip. A
+    conditional run gets a grid with one row per label (the same latents in each row), or the row of ``label``.
+    2D runs have none (409): their latent plane is the field view's manifold layer. Bounded like ``/samples``
+    (413 over ``max_samples_bytes``) and drawn in the same sampling lane."""
+    generators: GeneratorCache = request.app.state.generators
+    limit = request.app.state.settings.max_samples_bytes
+    check = request if request.app.state.settings.watch == "owners" else None
+    body, step = await lane(request.app, "sampling").run(
+        _walk, jobs, generators, run_id, seed_a, seed_b, steps, label, limit, check
+    )
+    return Response(body, media_type="image/png", headers={"X-Checkpoint-Step": str(step)})
+
+
+def _walk(
+    jobs: JobManager,
+    generators: GeneratorCache,
+    run_id: str,
+    seed_a: int,
+    seed_b: int,
+    steps: int,
+    label: int | None,
+    limit: int,
+    check: Request | None = None,
+) -> tuple[bytes, int]:
+    if check is not None:
+        watched_run(check, jobs, run_id)
+    try:
+        loaded = _newest_generator(jobs, generators, run_id)
+        if not loaded.meta["is_image"]:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"run {run_id} is not an image run: a 2D run's latent plane is the field view's manifold layer",
+            )
+        rows = len(walk_labels(loaded, label) or [None])
+        size = walk_bytes(loaded.meta, rows, steps)
+        if size > limit:
+            advice = "ask for fewer steps" + (" or one label" if rows > 1 else "")
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                detail=[
+                    {
+                        "field": "steps",
+                        "reason": f"a walk of {rows} × {steps} samples comes to about {size} "
+                        f"bytes; a samples response is limited to {limit} bytes: {advice}",
+                    }
+                ],
+            )
+        images = latent_walk(loaded, seed_a, seed_b, steps, label)
+    except CheckpointError as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    except ValueError as e:  # label on an unconditional run, label out of range
+        field, _, reason = str(e).partition(": ")
+        raise HTTPException(422, detail=[{"field": field, "reason": reason or str(e)}]) from None
+    return walk_png(loaded, images, steps), loaded.step
 
 
 class Snapshots(BaseModel):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -225,6 +225,22 @@ def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request, caller: Ca
         raise config_error(e) from None
     forked = act(lambda: jobs.fork(run_id, overrides, client=client_id(request), owner=caller.name))
     return run_detail(jobs, forked, caller=caller)
+
+
+class StepIn(BaseModel):
+    update: Literal["d", "g", "both"] = Field(
+        "both", description="d: one D update; g: one G update; both: one full step (d_steps D updates, one G update)."
+    )
+
+
+@router.post("/{run_id}/step", status_code=status.HTTP_202_ACCEPTED)
+def step(run_id: str, jobs: Jobs, request: Request, caller: CallerDep, body: StepIn | None = None) -> RunDetail:
+    """A paused run only (409 otherwise): one update by hand, GAN Lab's manual mode. Each is a step of its own (the
+    step counter moves by one, one metrics row) and enters the change log as ``{"manual": "one D update"}`` and so
+    on; it comes back on the run's stream. Its owner or an admin only (403)."""
+    controlled_run(request, jobs, run_id, "step")
+    act(lambda: jobs.step(run_id, (body or StepIn()).update))
+    return run_detail(jobs, run_id, caller=caller)
 
 
 @router.post("/{run_id}/{action}", status_code=status.HTTP_202_ACCEPTED)

@@ -1,13 +1,15 @@
 """WS /api/runs/{id}/stream: a snapshot of the run first, then its live events; the client may control it (with
-GANPLAY_AUTH=users: its owner or an admin; an ``access`` event after the snapshot says whether this one may)."""
+GANPLAY_AUTH=users: its owner or an admin; an ``access`` event after the snapshot says whether this one may).
+Small events are JSON text; frames are binary messages, and what a 2D run's frames share is sent once
+(the format: server/wire.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
@@ -22,6 +24,7 @@ from server.db.engine import DATABASE_ERRORS
 from server.jobs import InvalidStateError, JobManager, RunNotFoundError
 from server.pools import Lane, lane
 from server.security import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, admit_websocket
+from server.wire import FRAME_TYPES, Encoded, encode, has_static, json_text, static_of, static_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
@@ -31,48 +34,61 @@ CLOSE_TOO_SLOW = 4008
 CLIENT_GONE = (WebSocketDisconnect, WebSocketDisconnected)  # the second: receiving after a failed send
 
 
-def wire(event: dict[str, Any]) -> dict[str, Any]:
-    """Events as JSON: PNG bytes become base64."""
-    if isinstance(event.get("png"), bytes):
-        return {**event, "png": base64.b64encode(event["png"]).decode()}
-    return event
+# Recent events encoded (server/wire.py), by identity: the hub hands every subscriber the same event object (a
+# subscriber that falls behind merges metrics into a copy of its own), so an event watched by a hundred pages is
+# encoded once.
+_encoded: OrderedDict[int, tuple[dict[str, Any], Encoded]] = OrderedDict()
+ENCODED_KEPT = 128
 
 
-# JSON text of recent events by identity: the hub hands every subscriber the same event object (a subscriber that
-# falls behind merges metrics into a copy of its own), so an event watched by a hundred pages is encoded once.
-_texts: OrderedDict[int, tuple[dict[str, Any], str]] = OrderedDict()
-TEXTS_KEPT = 128
-
-
-def wire_text(event: dict[str, Any]) -> str:
-    """``wire(event)`` as JSON text (as Starlette's ``send_json`` writes it); shared events encoded once."""
-    hit = _texts.get(id(event))
+def encoded(event: dict[str, Any]) -> Encoded:
+    """``encode(event)``, shared events encoded once (on the event loop's thread only)."""
+    hit = _encoded.get(id(event))
     if hit is not None and hit[0] is event:
         return hit[1]
-    text = json.dumps(wire(event), separators=(",", ":"), ensure_ascii=False)
-    _texts[id(event)] = (event, text)  # the event is kept with its text, so its id cannot be reused meanwhile
-    if len(_texts) > TEXTS_KEPT:
-        _texts.popitem(last=False)
-    return text
+    out = encode(event)
+    _encoded[id(event)] = (event, out)  # the event is kept with its encoding, so its id cannot be reused meanwhile
+    if len(_encoded) > ENCODED_KEPT:
+        _encoded.popitem(last=False)
+    return out
 
 
-def snapshot(jobs: JobManager, run_id: str) -> dict[str, Any] | None:
-    """The run as a new subscriber first sees it; its history downsampled by the database to ``SNAPSHOT_POINTS``,
-    so a snapshot decodes and sends as many rows at step 100 000 as at step 2000."""
+@dataclass(frozen=True)
+class Snapshot:
+    """What a new subscriber is sent first: the ``snapshot`` event's text, then at once the run's newest frames
+    (``binary_frames`` of them, binary as live frames are), and the ``static`` event text that the snapshot's
+    ``static`` stands for (the connection then sends it again only if a frame's static parts differ)."""
+
+    text: str
+    frames: list[str | bytes]
+    static: str | None
+
+
+def snapshot(jobs: JobManager, run_id: str) -> Snapshot | None:
+    """The run as a new subscriber first sees it, encoded in the reading thread rather than on the event loop; its
+    history downsampled by the database to ``SNAPSHOT_POINTS``, so a snapshot decodes and sends as many rows at
+    step 100 000 as at step 2000. What a 2D run's field frames share (bounds, real points, mode centres) is in its
+    ``static``, not in the frame that follows it; small frames (``preparing``) stay in its ``frames``."""
     try:
         detail = run_detail(jobs, run_id)
     except HTTPException:  # 404: no such run (anything else is a real error and propagates)
         return None
     with jobs.sessions() as session:
         history = repo.metrics(session, run_id, max_points=SNAPSHOT_POINTS)
-    frames = [wire(frame) for frame in jobs.latest_frames(run_id)]
-    return {"type": "snapshot", "run": detail.model_dump(mode="json"), "metrics": history, "frames": frames}
-
-
-def snapshot_text(jobs: JobManager, run_id: str) -> str | None:
-    """``snapshot`` as JSON text, encoded in the reading thread rather than on the event loop."""
-    first = snapshot(jobs, run_id)
-    return None if first is None else json.dumps(first, separators=(",", ":"), ensure_ascii=False)
+    latest = jobs.latest_frames(run_id)
+    frames = [encode(frame) for frame in latest if frame["type"] in FRAME_TYPES]
+    static = next((static_of(frame) for frame in latest if has_static(frame)), None)
+    first = {
+        "type": "snapshot",
+        "run": detail.model_dump(mode="json"),
+        "metrics": history,
+        "static": static,
+        "frames": [frame for frame in latest if frame["type"] not in FRAME_TYPES],
+        "binary_frames": len(frames),
+    }
+    return Snapshot(
+        json_text(first), [frame.message for frame in frames], None if static is None else static_text(static)
+    )
 
 
 class Snapshots:
@@ -85,18 +101,18 @@ class Snapshots:
 
     def __init__(self, lane: Lane):
         self.lane = lane
-        self._waiting: dict[str, asyncio.Future[str | None]] = {}
+        self._waiting: dict[str, asyncio.Future[Snapshot | None]] = {}
 
-    async def get(self, jobs: JobManager, run_id: str) -> str | None:
+    async def get(self, jobs: JobManager, run_id: str) -> Snapshot | None:
         waiting = self._waiting.get(run_id)
         if waiting is not None:
             return await asyncio.shield(waiting)
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Snapshot | None] = asyncio.get_running_loop().create_future()
         self._waiting[run_id] = future
         try:
             async with self.lane.turn():
                 del self._waiting[run_id]  # this read starts now: later handshakes need a later one
-                text = await self.lane.run_now(snapshot_text, jobs, run_id)
+                first = await self.lane.run_now(snapshot, jobs, run_id)
         except BaseException as e:
             if self._waiting.get(run_id) is future:
                 del self._waiting[run_id]
@@ -106,8 +122,8 @@ class Snapshots:
                 future.set_exception(e)
                 future.exception()  # retrieved here: a batch no one joined logs nothing
             raise
-        future.set_result(text)
-        return text
+        future.set_result(first)
+        return first
 
 
 def snapshots(app: Any) -> Snapshots:
@@ -117,16 +133,30 @@ def snapshots(app: Any) -> Snapshots:
     return found
 
 
-async def _send_events(ws: WebSocket, subscriber: Any) -> None:
+async def _send_events(ws: WebSocket, subscriber: Any, static: str | None) -> None:
+    """Events as they come; before a 2D field frame, its static parts unless they are the ones this connection
+    last got (``static``: from its snapshot, or none yet)."""
     while True:
         event = await subscriber.get()
         if subscriber.overflowed:
             await ws.close(CLOSE_TOO_SLOW, "client too far behind; reconnect for a fresh snapshot")
             return
-        await ws.send_text(wire_text(event))
+        out = encoded(event)
+        if out.static is not None and out.static != static:
+            await ws.send_text(out.static)
+            static = out.static
+        await _send(ws, out.message)
 
 
-COMMANDS = ("patch", "pause", "resume", "stop")
+async def _send(ws: WebSocket, message: str | bytes) -> None:
+    if isinstance(message, bytes):
+        await ws.send_bytes(message)
+    else:
+        await ws.send_text(message)
+
+
+COMMANDS = ("patch", "pause", "resume", "stop", "step")
+STEP_UPDATES = ("d", "g", "both")  # a ``step`` command's ``update``: one D update, one G update, one full step
 CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: commands are JSON text
 
 
@@ -141,7 +171,9 @@ def parse_command(text: str) -> tuple[dict[str, Any] | None, dict[str, str] | No
     if not isinstance(message, dict):
         return None, {"field": "message", "reason": "expected a JSON object with a type"}
     if message.get("type") not in COMMANDS:
-        return message, {"field": "type", "reason": "expected patch, pause, resume or stop"}
+        return message, {"field": "type", "reason": "expected patch, pause, resume, stop or step"}
+    if message["type"] == "step" and message.get("update", "both") not in STEP_UPDATES:
+        return message, {"field": "update", "reason": "expected d (one D update), g (one G update) or both (one step)"}
     if message["type"] == "patch" and not isinstance(message.get("patch") or {}, dict):
         return message, {"field": "patch", "reason": "expected an object of the fields to change"}
     return message, None
@@ -168,6 +200,9 @@ async def _receive_commands(ws: WebSocket, jobs: JobManager, run_id: str, access
                 errors = [{"field": "type", "reason": refused}]
             elif message is not None and message["type"] == "patch":
                 await run_in_threadpool(jobs.patch, run_id, message.get("patch") or {}, message_id)
+                continue
+            elif message is not None and message["type"] == "step":
+                await run_in_threadpool(jobs.step, run_id, message.get("update", "both"), message_id)
                 continue
             elif message is not None:
                 await run_in_threadpool(jobs.control, run_id, message["type"])
@@ -244,11 +279,13 @@ async def _stream(ws: WebSocket, jobs: JobManager, run_id: str, access: Access, 
         if first is None:
             await ws.close(CLOSE_UNKNOWN_RUN, f"no run {run_id}")
             return
-        await ws.send_text(first)
+        await ws.send_text(first.text)
         if revoked is not None:
             await ws.send_json(access.event())
+        for frame in first.frames:  # the snapshot's newest frames, binary
+            await _send(ws, frame)
         tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(_send_events(ws, subscriber)),
+            asyncio.create_task(_send_events(ws, subscriber, first.static)),
             asyncio.create_task(_receive_commands(ws, jobs, run_id, access)),
         ]
         if revoked is not None:

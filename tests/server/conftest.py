@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
@@ -51,6 +52,15 @@ def serve(data_dir: Path, apps: list[Any] | None = None, **settings: Any) -> Ite
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def wait_until_completed(base: str, run_id: str, timeout: float = 180) -> str:
+    """The run's id once it has completed; fails on any status it cannot complete from (failed, stopped...)."""
+    deadline = time.monotonic() + timeout
+    while (status := httpx.get(f"{base}/api/runs/{run_id}", timeout=30).json()["status"]) != "completed":
+        assert status in ("queued", "starting", "running") and time.monotonic() < deadline, status
+        time.sleep(0.2)
+    return run_id
 
 
 def api_routes(*, mutating: bool) -> list[tuple[str, str]]:

@@ -578,6 +578,11 @@ READ_BOUNDS: dict[str, tuple[str, str | None, int | str]] = {
         None,
         "test_abuse_responses.py::test_json_samples_over_the_response_limit_are_413_naming_n_and_the_largest_n_that_fits",
     ),
+    "/api/runs/{run_id}/walk": (
+        "at most WALK_MAX_STEPS samples a row, a row per label; max_samples_bytes (413 naming steps)",
+        None,
+        "test_walk_api.py::test_a_walk_over_the_response_limit_is_413_naming_steps_before_anything_is_drawn",
+    ),
     "/api/runs/{run_id}/snapshots": (
         "snapshots_per_run steps: older grids are thinned",
         None,

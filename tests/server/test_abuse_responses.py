@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from server.api.stream import SNAPSHOT_POINTS
 from server.db import repository as repo
 from server.settings import MAX_SAMPLES_BYTES
-from tests.server.conftest import history_value, serve
+from tests.server.conftest import history_value, serve, wait_until_completed
 from tests.server.conftest import long_run as write_history
 from tests.server.upload_files import npz_bytes
 
@@ -154,12 +154,7 @@ def image_run(server) -> str:
     body = {"config": {"dataset": {"kind": "upload", "id": upload.json()["id"]}, "steps": 2}}
     run = httpx.post(f"{base}/api/runs", json=body, timeout=30)
     assert run.status_code == 201, run.text
-    run_id = run.json()["id"]
-    deadline = time.monotonic() + 180
-    while (status := httpx.get(f"{base}/api/runs/{run_id}", timeout=30).json()["status"]) != "completed":
-        assert status in ("queued", "starting", "running") and time.monotonic() < deadline, status
-        time.sleep(0.2)
-    return run_id
+    return wait_until_completed(base, run.json()["id"])
 
 
 def refused_n(response: httpx.Response) -> int:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from server.wire import decode
 from tests.server.conftest import serve
 from tests.server.test_runs_api import Event, create, receive_until, ws_url
 
@@ -27,7 +28,8 @@ def until_completed(base: str, run_id: str) -> list[Event]:
     """The snapshot, its frames and every event up to the run's completion (a short run may be done already)."""
     with connect(ws_url(base, run_id)) as ws:
         snapshot = json.loads(ws.recv(timeout=30))
-        events = [snapshot, *snapshot["frames"]]
+        frames = [decode(ws.recv(timeout=30)) for _ in range(snapshot["binary_frames"])]  # the newest, binary
+        events = [snapshot, *snapshot["frames"], *frames]
         if snapshot["run"]["status"] != "completed":
             events += receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed", timeout=120)
     deadline = time.monotonic() + 10

@@ -15,7 +15,7 @@ import pytest
 from models.presets import preset_config
 from server.executor import LocalExecutor
 from server.paths import checkpoint_path
-from server.worker import RunSpec
+from server.worker import FLUSH_SECONDS, RunSpec
 from tests.server.executor_events import Events
 
 
@@ -79,6 +79,23 @@ def test_frames_are_capped_at_max_frames_per_second_however_small_samples_every_
     frames = [e["step"] for e in events.by_run["capped"] if e["type"] == "field"]
     assert frames[0] == 1 and len(frames) >= 2, frames
     assert len(frames) <= 4 * elapsed + 2, (len(frames), elapsed)  # 1500 with samples_every=1 alone
+
+
+def test_metric_rows_at_full_speed_come_batched_at_most_one_message_per_flush_interval(
+    executor: LocalExecutor, events: Events, tmp_path: Path
+):
+    """Without slow motion, rows are sent every ``FLUSH_SECONDS``, not one message per step (a slow-motion change
+    once flushed before every step: ~400 messages a second instead of ~20, for every viewer)."""
+    executor.submit(spec(tmp_path, "batched", steps=1500, stream={"metrics_every": 1, "samples_every": 1000}))
+    events.status("batched", "running")
+    t0 = time.monotonic()
+    events.status("batched", "completed")
+    elapsed = time.monotonic() - t0
+    messages = [e for e in events.by_run["batched"] if e["type"] == "metrics"]
+    assert sum(len(e["rows"]) for e in messages) == 1500
+    # A flush per interval, plus one before each other event (status, frames, checkpoints) that follows rows.
+    others = sum(1 for e in events.by_run["batched"] if e["type"] != "metrics")
+    assert len(messages) <= elapsed / FLUSH_SECONDS + others + 2, (len(messages), elapsed, others)
 
 
 def test_patch_is_acknowledged_with_the_step_that_applies_it(executor: LocalExecutor, events: Events, tmp_path: Path):

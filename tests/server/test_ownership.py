@@ -22,6 +22,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from server.wire import decode
 from tests.server.classroom import add_user, bearer, revoke_user
 from tests.server.conftest import api_routes, serve
 
@@ -344,7 +345,7 @@ def opened(c: Classroom, role: str, run_id: str) -> Iterator[tuple[ClientConnect
 def receive_until(ws: ClientConnection, test: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        event = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        event = decode(ws.recv(timeout=max(0.1, deadline - time.monotonic())))  # text, or a binary frame
         if test(event):
             return event
 

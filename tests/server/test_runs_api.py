@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from server.wire import decode
 from tests.server.conftest import BACKENDS, serve
 
 Event = dict[str, Any]
@@ -31,7 +32,7 @@ def receive_until(ws: ClientConnection, predicate: Callable[[Event], bool], time
     seen: list[Event] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        event = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        event = decode(ws.recv(timeout=max(0.01, deadline - time.monotonic())))  # text, or a binary frame
         seen.append(event)
         if predicate(event):
             return seen
@@ -53,7 +54,8 @@ def test_a_run_streams_snapshot_then_metrics_and_takes_a_live_patch(server: str)
         receive_until(ws, lambda e: e["type"] == "field")
         with connect(ws_url(server, run["id"])) as late:  # a late subscriber sees the newest picture at once
             snapshot = json.loads(late.recv(timeout=30))
-            assert snapshot["type"] == "snapshot" and "field" in [f["type"] for f in snapshot["frames"]]
+            assert snapshot["type"] == "snapshot" and snapshot["binary_frames"] == 1  # the frames follow it, binary
+            assert decode(late.recv(timeout=30))["type"] == "field"
         response = httpx.patch(f"{server}/api/runs/{run['id']}/config", json={"tricks": {"unroll_steps": 5}})
         assert response.status_code == 202
         config = receive_until(ws, lambda e: e["type"] == "config")[-1]

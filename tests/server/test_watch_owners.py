@@ -59,6 +59,7 @@ def test_a_student_cannot_watch_anothers_run_or_sweep_and_does_not_see_them_list
         ("GET", f"/api/runs/{run}"),
         ("GET", f"/api/runs/{run}/metrics"),
         ("GET", f"/api/runs/{run}/samples"),
+        ("GET", f"/api/runs/{run}/walk"),
         ("GET", f"/api/runs/{run}/snapshots"),
         ("GET", f"/api/runs/{run}/checkpoint"),
         ("GET", f"/api/runs/{run}/export"),

@@ -52,14 +52,18 @@ def test_a_new_user_starts_ring_vanilla_and_watches_the_charts_and_field_grow(pa
     # recorded, not held to a cap: on a shared machine it measures the machine's load as much as the page.
     points, frames = chart.evaluate(POINTS), field.evaluate(FRAMES)
     page.evaluate("window.ganplayPerf.reset()")
-    page.wait_for_function("window.ganplayPerf.frames >= 150")
+    # 150 rendered frames, or as many as the run has left: on a quiet machine its 3000 steps end within seconds.
+    page.wait_for_function(
+        "window.ganplayPerf.frames >= 150"
+        " || document.querySelector('[data-testid=run-status]').textContent === 'completed'"
+    )
     perf = page.evaluate(
         "({avg: ganplayPerf.avgFrameMs, max: ganplayPerf.maxFrameMs, frames: ganplayPerf.frames,"
         " messages: ganplayPerf.messages})"
     )
     record("ring_vanilla_frame_handling_ms", perf)
     print(f"frame handling while streaming: {perf}")
-    assert perf["messages"] > 0 and perf["avg"] > 0, perf  # the stream's handlers and the renders were timed
+    assert perf["frames"] >= 20 and perf["messages"] > 0 and perf["avg"] > 0, perf  # handlers and renders timed
     assert chart.evaluate(POINTS) > points and field.evaluate(FRAMES) > frames  # while the view drew what came
     screenshot(page, "run-2d")
 

@@ -2,10 +2,12 @@
 // norms, quality, speed), with a labelled vertical marker at every live change. Markers are DOM elements in
 // uPlot's overlay, placed in its draw hook, so they move with the axis and stay readable (and testable) text.
 import uPlot from "/vendor/uPlot.esm.js";
+import { SERIES } from "./colours.js";
 import { h } from "./dom.js";
 import { show } from "./schema.js";
 
-export const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2"];
+/** Series colours (and the compare view's run colours): colours.js's, told apart with any colour vision. */
+export const PALETTE = SERIES;
 
 /** Label text of one change-log entry: "unroll_steps=5, lr_d=0.001". */
 export function changeLabel(changes) {

@@ -2,6 +2,7 @@
 // side. Each run has its own stream, applied by the same reducer as the run view's; redraws are throttled since
 // aligning the series costs more than one run's.
 import uPlot from "/vendor/uPlot.esm.js";
+import { api } from "./api.js";
 import { changeLabel, createChart, PALETTE } from "./charts.js";
 import { h, shortId } from "./dom.js";
 import { createFieldView } from "./field.js";
@@ -10,11 +11,16 @@ import { chartedMetrics } from "./meta.js";
 import { frameScheduler, timeHandler } from "./perf.js";
 import { applyEvent, createRunState, takeDirty } from "./reducer.js";
 import { openStream } from "./stream.js";
+import { pngUrl, releasePng } from "./wire.js";
 
 const THROTTLE_MS = 250;
 
-/** @param {{runIds: string[], meta: import("./meta.js").Meta, navigate: (state: any) => void}} opts */
-export function createCompareView({ runIds, meta, navigate }) {
+/**
+ * @param {{runIds: string[], lesson?: string, meta: import("./meta.js").Meta,
+ *   navigate: (state: any) => void}} opts lesson: the two runs are that lesson's problem and fix (a run pair from
+ *   the gallery): the view is titled by the lesson and says which column is which
+ */
+export function createCompareView({ runIds, lesson, meta, navigate }) {
   const runs = runIds.map((id, i) => ({ id, i, state: createRunState(),
     field: createFieldView({ testid: `compare-field-${i}`, size: 320 }),
     portrait: createPortrait({ testid: `compare-portrait-${i}` }), // a Dirac-GAN run's picture
@@ -26,11 +32,28 @@ export function createCompareView({ runIds, meta, navigate }) {
   const columns = runs.map((r) => {
     r.field.element.hidden = true;
     r.portrait.element.hidden = true;
-    return h("div", { class: "compare-col", "data-run-id": r.id, style: `--run-colour: ${PALETTE[r.i]}` }, r.head,
-      r.field.element, r.portrait.element, r.img);
+    const role = lesson ? (r.i === 0 ? "problem" : "fix") : null;
+    r.col = h("div", { class: "compare-col", "data-run-id": r.id, "data-step": "0", "data-role": role,
+      style: `--run-colour: ${PALETTE[r.i]}` },
+    role ? h("span", { class: `tag ${role}` }, role === "problem" ? "the problem" : "the fix") : null, r.head,
+    r.field.element, r.portrait.element, r.img);
+    return r.col;
   });
-  const element = h("div", { class: "compare-view", testid: "compare-view" },
-    h("h1", {}, `Comparing ${runIds.length} runs`),
+  const title = h("h1", {}, lesson ? `Lesson: ${lesson}` : `Comparing ${runIds.length} runs`);
+  const about = h("p", { class: "muted small", testid: "run-pair-about" });
+  if (lesson) {
+    api("/api/lessons").then((lessons) => {
+      const found = lessons.find((l) => l.name === lesson);
+      if (!found) return;
+      title.textContent = found.title;
+      const labels = new Map((meta.metrics || []).map((m) => [m.name, m.label || m.name]));
+      about.textContent = `${found.chapter}. The problem first, then the fix, on the same seed. Watch: `
+        + `${found.watch.map((n) => labels.get(n) || n).join(", ")}.`;
+    }).catch(() => {});
+  }
+  const element = h("div", { class: `compare-view${lesson ? " run-pair" : ""}`, testid: lesson ? "run-pair" : "compare-view",
+    "data-lesson": lesson },
+    title, lesson ? about : null,
     runIds.length < 2 || runIds.length > 4 ? h("p", { class: "error" }, "Pick 2 to 4 runs to compare.") : null,
     h("div", { class: "compare-cols" }, columns), chartsBox);
 
@@ -50,7 +73,7 @@ export function createCompareView({ runIds, meta, navigate }) {
     const joined = uPlot.join(present.map((r) => [r.state.store.steps, r.state.store.columns.get(key)]));
     return {
       x: joined[0],
-      columns: present.map((r, j) => [`${r.id}`, shortId(r.id), joined[j + 1], undefined, PALETTE[r.i]]),
+      columns: present.map((r, j) => [`${r.id}`, lesson ? `${r.i ? "fix" : "problem"} ${shortId(r.id)}` : shortId(r.id), joined[j + 1], undefined, PALETTE[r.i]]),
       changes: present.length === 1 ? present[0].state.store.changes : [],
     };
   }
@@ -65,6 +88,7 @@ export function createCompareView({ runIds, meta, navigate }) {
       if (dirty.run) {
         const m = r.state.run;
         const changes = r.state.store.changes;
+        r.col.dataset.step = String(m.step);
         r.head.replaceChildren(...[
           h("a", { href: `?run=${r.id}`, onclick: (e) => { e.preventDefault(); navigate({ run: r.id }); } },
             h("span", { class: "swatch" }), `${m.preset || "custom"} · ${shortId(r.id)}`),
@@ -73,7 +97,12 @@ export function createCompareView({ runIds, meta, navigate }) {
           changes.length ? h("div", { class: "small" }, "changes: ", changes.map((c) => `${c.step}: ${changeLabel(c.changes)}`).join("; ")) : null,
         ].filter(Boolean));
       }
-      if (dirty.image && r.state.image) { r.img.src = `data:image/png;base64,${r.state.image.png}`; r.img.hidden = false; }
+      if (dirty.image && r.state.image) {
+        r.img.src = pngUrl(r.state.image); // the frame's PNG bytes (wire.js); the one shown before is given back
+        if (r.shown !== r.state.image) releasePng(r.shown);
+        r.shown = r.state.image;
+        r.img.hidden = false;
+      }
       const dirac = r.state.run.config.dataset.kind === "dirac";
       r.portrait.element.hidden = !dirac;
       if (dirac && (dirty.field || dirty.charts)) {

@@ -1,10 +1,14 @@
 // Live controls: every live field of the schema as a toggle, slider or select, generated (a new live field
-// appears here without a page change). A change is validated against the schema's limits, then sent as a patch;
-// the run's `config` acknowledgement moves the control to the applied value.
+// appears here without a page change), grouped by the fix it is, each group with the schema's line on what the fix
+// does and the paper it comes from. A change is validated against the schema's limits, then sent as a patch; the
+// run's `config` acknowledgement moves the control to the applied value. The settings fixed for the run's life are
+// listed folded away below them.
 import { h } from "./dom.js";
-import { controlName, fields, getPath, limits, parse, show } from "./schema.js";
+import { controlGroups, controlName, fields, getPath, limits, parse, show } from "./schema.js";
+import { canStep, PACE_PATH, paceField, paceText, readPace, refusalText, UPDATES, whyNoStep } from "./stepping.js";
 
-const GROUPS = [["tricks", "Tricks"], ["train", "Training"], ["run", "Run"], ["stream", "Streaming"]];
+// Live fields that have a control of their own elsewhere in the run view (slow motion sits with the step buttons).
+const OWN_CONTROL = new Set([PACE_PATH]);
 
 /** "Instance noise · Std" for a nested field, so same-named leaves stay distinguishable. */
 function title(f) {
@@ -31,11 +35,27 @@ function widget(f) {
 /**
  * @param {any} schema
  * @param {(path: string, value: unknown) => void} onPatch
+ * @param {Node | null} [lead] shown first, above the generated controls (the run view's slow motion and steps)
  */
-export function createControls(schema, onPatch) {
-  const live = fields(schema).filter((f) => f.live);
+export function createControls(schema, onPatch, lead = null) {
+  const live = fields(schema).filter((f) => f.live && !OWN_CONTROL.has(f.path));
   const byPath = new Map();
-  const groups = new Map(GROUPS.map(([key, title]) => [key, h("div", { class: "controls-grid" })]));
+  const grids = new Map(); // a field's path → the grid of its group
+  const groups = controlGroups(schema, live).map((g) => {
+    const grid = h("div", { class: "controls-grid" });
+    for (const f of g.fields) grids.set(f.path, grid);
+    const about = g.does ? h("p", { class: "fix-about small" }, g.does, g.paper ? [" ", h("cite", {}, g.paper)] : null) : null;
+    return g.folded
+      ? h("details", { class: "fix-group folded", testid: `controls-${g.key}` }, h("summary", {}, g.title), about, grid)
+      : h("fieldset", { class: "fix-group", testid: `controls-${g.key}`, "data-fix": g.key }, h("legend", {}, g.title), about, grid);
+  });
+  const fixedFields = fields(schema).filter((f) => !f.live);
+  const fixTitle = (f) => (f.fix && schema.fixes?.[f.fix] ? schema.fixes[f.fix].title : null);
+  const fixedList = h("dl", { class: "fixed-list small" });
+  const fixedBox = h("details", { class: "fixed-settings", testid: "fixed-settings" },
+    h("summary", {}, "Settings fixed for this run"),
+    h("p", { class: "muted small" }, "They built the networks, the data and the random stream; change them with “Fork here…”."),
+    fixedList);
   for (const f of live) {
     const name = controlName(f.path);
     const { input, kind } = widget(f);
@@ -64,19 +84,31 @@ export function createControls(schema, onPatch) {
       if (!result.error) { row.classList.add("pending"); onPatch(f.path, result.value); }
     });
     byPath.set(f.path, { row, input, write, error, f });
-    (groups.get(f.section) || groups.get("run")).append(row);
+    grids.get(f.path).append(row);
+  }
+
+  /** The run's fixed settings as "name: value" pairs: the dataset's, then every non-live field of the schema. */
+  function renderFixed(config) {
+    const rows = Object.entries(config.dataset || {}).map(([key, value]) => [`Dataset · ${key.replace(/_/g, " ")}`, value, ""]);
+    for (const f of fixedFields) rows.push([fixTitle(f) || `${f.section === "run" ? "" : `${f.section} · `}${title(f)}`, getPath(config, f.path), f.description]);
+    fixedList.replaceChildren(...rows.flatMap(([name, value, help]) => [
+      h("dt", { title: help || null }, name),
+      h("dd", {}, Array.isArray(value) && value.length > 4 ? `${value.length} values` : value === null || value === undefined ? "default" : show(value)),
+    ]));
   }
 
   const element = h("section", { class: "controls", "aria-label": "Live controls" },
     h("h2", {}, "Live controls"),
     h("p", { class: "muted small" }, "Changes apply at the next step, without restarting, and show as markers on the charts."),
-    GROUPS.map(([key, title], i) => groups.get(key).children.length
-      ? h("details", { open: i < 2 }, h("summary", {}, title), groups.get(key)) : null));
+    lead,
+    groups,
+    fixedBox);
 
   return {
     element,
     /** Show the run's current (applied) config; a control the user is editing keeps its text. */
     setConfig(config) {
+      renderFixed(config);
       for (const [path, c] of byPath) {
         if (document.activeElement === c.input && c.input.type === "text") continue;
         const value = getPath(config, path);
@@ -93,6 +125,87 @@ export function createControls(schema, onPatch) {
     },
     setEnabled(enabled) {
       for (const c of byPath.values()) c.input.disabled = !enabled;
+    },
+  };
+}
+
+/**
+ * Slow motion and single steps (GAN Lab's manual mode): a steps-per-second limit, and while the run is paused,
+ * buttons for one D update, one G update or one full step. Each button is a real <button> with its own label and a
+ * one-line explanation (keyboard: Tab, then Enter or Space); they work only while the server allows a step (paused)
+ * and this user may steer the run. The pace is a live patch of `stream.max_steps_per_second`, read and checked from
+ * the schema; the line beside it tells the limit and the newest row's it/s.
+ * @param {any} schema
+ * @param {{onStep: (update: string) => Promise<unknown>, onPatch: (path: string, value: unknown) => void}} actions
+ */
+export function createStepping(schema, { onStep, onPatch }) {
+  const field = paceField(schema);
+  let busy = false;
+  let last = { meta: null, status: "", may: false };
+  const note = h("p", { class: "step-note small", id: "step-note", role: "status", testid: "step-note" });
+  const buttons = UPDATES.map((u) => h("button", {
+    type: "button", testid: u.testid, title: u.help, "aria-describedby": "step-note", disabled: true,
+    onclick: () => take(u),
+  }, u.label));
+  const pace = h("input", {
+    type: "number", id: "slow-motion", name: PACE_PATH, testid: "slow-motion", inputmode: "decimal", step: "any",
+    min: field?.minimum ?? 0, max: field?.maximum ?? "", placeholder: "0",
+  });
+  const paceNow = h("output", { for: "slow-motion", class: "readout", testid: "pace" });
+  const paceError = h("span", { class: "error", role: "alert" });
+  pace.addEventListener("change", () => {
+    const result = readPace(field, pace.value);
+    paceError.textContent = result.error || "";
+    if (!result.error) onPatch(PACE_PATH, result.value);
+  });
+  const element = h("section", { class: "stepping", "aria-label": "Slow motion and single steps", testid: "stepping" },
+    h("h2", {}, "Step by hand"),
+    field ? h("div", { class: "control" },
+      h("label", { for: "slow-motion" }, "Slow motion: steps per second (0 or empty: full speed)"),
+      pace,
+      h("small", { class: "help" }, paceNow),
+      paceError) : null,
+    h("div", { class: "row wrap step-buttons", role: "group", "aria-label": "Single steps while paused" }, buttons),
+    note);
+
+  async function take(u) {
+    busy = true;
+    refresh();
+    note.textContent = `${u.label}…`;
+    try {
+      await onStep(u.update);
+      note.textContent = `${u.label}: sent; its row follows on the charts.`;
+    } catch (err) {
+      note.textContent = refusalText(err.errors) || err.message;
+    } finally {
+      busy = false;
+      refresh();
+    }
+  }
+
+  function refresh() {
+    const on = !busy && last.meta !== null && canStep(last.meta, last.status, last.may);
+    for (const b of buttons) b.disabled = !on;
+    if (!busy && !on && last.meta) note.textContent = whyNoStep(last.meta, last.status, last.may);
+  }
+
+  return {
+    element,
+    /** The run as it stands: which buttons work, the pace set (unless being typed) and the pace measured. */
+    update({ meta, status, may, config, itPerS }) {
+      const was = last.status;
+      last = { meta, status, may };
+      if (status !== was && canStep(meta, status, may) && !busy) note.textContent = "Paused: step it by hand.";
+      refresh();
+      for (const b of buttons) b.hidden = !may; // a watcher sees the pace, not the controls (as with Pause)
+      pace.disabled = !may;
+      const limit = getPath(config, PACE_PATH) ?? 0;
+      if (document.activeElement !== pace) pace.value = show(limit);
+      paceNow.textContent = paceText(limit, itPerS);
+    },
+    /** The worker could not take a step it was sent (a `step_rejected` event): its reason. */
+    refused(errors) {
+      note.textContent = refusalText(errors) || "the step was refused";
     },
   };
 }

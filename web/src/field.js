@@ -1,23 +1,19 @@
-// The 2D field view, as in GAN Lab: D's verdict over the plane as a heatmap (green: "real", purple: "fake"),
+// The 2D field view, as in GAN Lab: D's verdict over the plane as a heatmap (orange "fake", white, blue "real"),
 // real data, generated samples, the direction G's loss pulls each sample, and mode centres marked covered
-// (filled) or not (hollow red ring). Our own canvas code: no library draws this.
+// (filled blue) or not (hollow vermillion ring). Colours come from colours.js, chosen to survive colour-blindness.
+// Our own canvas code: no library draws this.
+import { heatGradient, heatRgb, POINTS, QUALITY } from "./colours.js";
 import { h } from "./dom.js";
+import { manifoldLines } from "./manifold.js";
+import { flat } from "./wire.js";
 
-const REAL = "#15803d";
-const FAKE = "#7c3aed";
+const REAL = POINTS.real;
+const FAKE = POINTS.fake;
 const ARROW = "rgba(25, 10, 55, 0.6)";
+const MANIFOLD = "rgba(194, 65, 12, 0.75)"; // G's warped latent grid: orange, apart from D's purple-green heatmap
 
-/** D's readout in [0, 1] → a colour between purple (0) and green (1) through white (0.5). The distance from 0.5
- * goes through a square root so the small leanings of an undecided D (0.45 vs 0.55) are still visible. */
-function heat(v) {
-  const c = Math.max(0, Math.min(1, v)) - 0.5;
-  const t = 0.5 + Math.sign(c) * Math.sqrt(Math.abs(c) * 2) / 2;
-  const [r, g, b] = t < 0.5
-    ? mix([196, 167, 245], [255, 255, 255], t * 2)
-    : mix([255, 255, 255], [150, 220, 170], (t - 0.5) * 2);
-  return [r, g, b];
-}
-const mix = (a, b, t) => a.map((x, i) => Math.round(x + (b[i] - x) * t));
+/** D's readout in [0, 1] → its heatmap colour: a perceptually even scale, so equal steps of D look equal. */
+const heat = heatRgb;
 
 export function createFieldView({ testid = "field-view", size = 360 } = {}) {
   const canvas = h("canvas", { class: "field", testid, width: size, height: size,
@@ -28,14 +24,30 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
     h("span", { class: "key real" }, "real data"), h("span", { class: "key fake" }, "generated"),
     h("span", { class: "key arrow" }, "G's pull"), h("span", { class: "key heat" }, "D: fake → real"),
     h("span", { class: "key covered mode-key" }, "mode covered"), h("span", { class: "key missed mode-key" }, "mode missed"));
+  // The legend's keys take their colours from the same table the canvas draws with (style.css reads these).
+  for (const [name, value] of [["--heat", heatGradient()], ["--real", REAL], ["--fake", FAKE], ["--good", QUALITY.good], ["--bad", QUALITY.bad]]) {
+    caption.style.setProperty(name, value);
+  }
   const status = h("div", { class: "muted field-step" }, "waiting for the first frame…");
-  const element = h("div", { class: "field-box" }, canvas, status, caption);
+  // The generator's manifold (G's image of a latent grid, models/manifold.py), a layer switched on here.
+  const manifoldToggle = h("input", { type: "checkbox", testid: "manifold-toggle" });
+  const manifoldSwitch = h("label", { class: "manifold-switch small", hidden: true,
+    title: "G's image of a square grid of latent points: how G warps the latent plane (a 2D slice of it when z has more than 2 dimensions)" },
+  manifoldToggle, " G's manifold");
+  const element = h("div", { class: "field-box" }, canvas, status, manifoldSwitch, caption);
   let frames = 0;
+  let last = null; // the frame and options drawn last: the manifold switch redraws them
+  manifoldToggle.addEventListener("change", () => { if (last) draw(last.frame, last.options); });
 
-  /** Draw one `field` frame (or a `samples` frame of points, which has no heatmap). */
-  function draw(frame, { showReal = true, showArrows = true, showHeat = true } = {}) {
+  /** Draw one `field` frame (or a `samples` frame of points, which has no heatmap). Its arrays are flat in
+   * row-major order, as a binary frame brings them (wire.js); nested lists are flattened first. */
+  function draw(frame, options = {}) {
+    const { showReal = true, showArrows = true, showHeat = true } = options;
+    last = { frame, options };
     const W = canvas.width;
-    const [xmin, xmax, ymin, ymax] = frame.bounds || boundsOf(frame.points || frame.samples);
+    const samples = flat(frame.samples || frame.points) || new Float32Array(0); // [x0, y0, x1, y1, …]
+    const real = flat(frame.real), directions = flat(frame.directions), centers = flat(frame.centers);
+    const [xmin, xmax, ymin, ymax] = frame.bounds || boundsOf(samples);
     const span = Math.max(xmax - xmin, ymax - ymin);
     const cx = (xmin + xmax) / 2, cy = (ymin + ymax) / 2;
     const px = (x) => ((x - cx) / span + 0.5) * W;
@@ -44,16 +56,17 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
     ctx.fillRect(0, 0, W, W);
     if (showHeat && frame.d) {
       const R = frame.resolution;
+      const d = flat(frame.d); // R rows of R, row 0 at ymin
       heatCanvas.width = R; heatCanvas.height = R;
       const hctx = heatCanvas.getContext("2d");
       const image = hctx.createImageData(R, R);
-      const flat = frame.d.flat();
-      let lo = Math.min(...flat), hi = Math.max(...flat);
+      let lo = Infinity, hi = -Infinity;
+      for (const v of d) { if (v < lo) lo = v; if (v > hi) hi = v; }
       const unit = lo >= 0 && hi <= 1; // a sigmoid readout; other losses' critics are rescaled to [0, 1]
       if (unit) { lo = 0; hi = 1; }
       for (let row = 0; row < R; row++) {
         for (let col = 0; col < R; col++) {
-          const v = (frame.d[row][col] - lo) / (hi - lo || 1);
+          const v = (d[row * R + col] - lo) / (hi - lo || 1);
           const [r, g, b] = heat(v);
           const o = ((R - 1 - row) * R + col) * 4; // row 0 is ymin: the bottom of the picture
           image.data[o] = r; image.data[o + 1] = g; image.data[o + 2] = b; image.data[o + 3] = 255;
@@ -64,24 +77,22 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
       // The grid spans exactly the frame's bounds: place it there (the view is square, the bounds may not be).
       ctx.drawImage(heatCanvas, px(xmin), py(ymax), px(xmax) - px(xmin), py(ymin) - py(ymax));
     }
-    if (showReal && frame.real) {
+    if (showReal && real) {
       ctx.fillStyle = REAL;
-      for (const [x, y] of frame.real) ctx.fillRect(px(x) - 1.5, py(y) - 1.5, 3, 3);
+      for (let i = 0; i < real.length; i += 2) ctx.fillRect(px(real[i]) - 1.5, py(real[i + 1]) - 1.5, 3, 3);
     }
-    const samples = frame.samples || frame.points || [];
     ctx.fillStyle = FAKE;
-    for (const [x, y] of samples) {
-      ctx.beginPath(); ctx.arc(px(x), py(y), 2.2, 0, 2 * Math.PI); ctx.fill();
+    for (let i = 0; i < samples.length; i += 2) {
+      ctx.beginPath(); ctx.arc(px(samples[i]), py(samples[i + 1]), 2.2, 0, 2 * Math.PI); ctx.fill();
     }
-    if (showArrows && frame.directions) {
+    if (showArrows && directions) {
       ctx.strokeStyle = ARROW;
       ctx.lineWidth = 1;
       ctx.beginPath();
       const len = W * 0.035;
-      for (let i = 0; i < samples.length; i += 2) { // every other sample: arrows stay legible
-        const [x, y] = samples[i];
-        const [dx, dy] = frame.directions[i];
-        const x0 = px(x), y0 = py(y), x1 = x0 + dx * len, y1 = y0 - dy * len;
+      for (let i = 0; i < samples.length; i += 4) { // every other sample: arrows stay legible
+        const x0 = px(samples[i]), y0 = py(samples[i + 1]);
+        const x1 = x0 + directions[i] * len, y1 = y0 - directions[i + 1] * len;
         ctx.moveTo(x0, y0); ctx.lineTo(x1, y1);
         const a = Math.atan2(y1 - y0, x1 - x0);
         ctx.lineTo(x1 - 4 * Math.cos(a - 0.5), y1 - 4 * Math.sin(a - 0.5));
@@ -90,29 +101,45 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
       }
       ctx.stroke();
     }
-    if (frame.centers) {
-      frame.centers.forEach(([x, y], i) => {
+    const lines = manifoldToggle.checked ? manifoldLines(frame.manifold, frame.manifold_shape || frame.shapes?.manifold) : [];
+    if (lines.length) {
+      ctx.strokeStyle = MANIFOLD;
+      ctx.lineWidth = 1.2;
+      ctx.beginPath();
+      for (const line of lines) line.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+      ctx.stroke();
+    }
+    manifoldSwitch.hidden = !frame.manifold;
+    canvas.dataset.manifoldLines = String(lines.length);
+    if (centers) {
+      for (let i = 0; i < centers.length / 2; i++) {
         const covered = frame.covered && frame.covered[i];
         ctx.beginPath();
-        ctx.arc(px(x), py(y), 7, 0, 2 * Math.PI);
+        ctx.arc(px(centers[2 * i]), py(centers[2 * i + 1]), 7, 0, 2 * Math.PI);
         ctx.lineWidth = 2.5;
-        ctx.strokeStyle = covered ? "#166534" : "#dc2626";
+        ctx.strokeStyle = covered ? QUALITY.good : QUALITY.bad;
         ctx.stroke();
-        if (covered) { ctx.fillStyle = "rgba(22, 101, 52, 0.35)"; ctx.fill(); }
-      });
+        if (covered) { ctx.globalAlpha = 0.35; ctx.fillStyle = QUALITY.good; ctx.fill(); ctx.globalAlpha = 1; }
+      }
     }
-    for (const key of caption.querySelectorAll(".mode-key")) key.hidden = !frame.centers; // data without modes
+    for (const key of caption.querySelectorAll(".mode-key")) key.hidden = !centers; // data without modes
     frames++;
     canvas.dataset.step = String(frame.step ?? "");
     canvas.dataset.frames = String(frames);
+    canvas.dataset.real = String(real && showReal ? real.length / 2 : 0); // real points drawn (sent once per run)
     const covered = frame.covered ? frame.covered.filter(Boolean).length : null;
-    status.textContent = `step ${frame.step}` + (covered === null ? "" : ` · ${covered} of ${frame.centers.length} modes covered`);
+    status.textContent = `step ${frame.step}` + (covered === null || !centers ? "" : ` · ${covered} of ${centers.length / 2} modes covered`);
   }
 
   return { element, canvas, draw };
 }
 
+/** [xmin, xmax, ymin, ymax] of flat [x0, y0, x1, y1, …] points. */
 function boundsOf(points) {
-  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
-  return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const out = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < points.length; i += 2) {
+    out[0] = Math.min(out[0], points[i]); out[1] = Math.max(out[1], points[i]);
+    out[2] = Math.min(out[2], points[i + 1]); out[3] = Math.max(out[3], points[i + 1]);
+  }
+  return out;
 }

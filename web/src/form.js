@@ -181,6 +181,12 @@ export function createConfigForm(schema, deps) {
     return rest;
   }
 
+  /** Mark the rows a shared setup link set (the reader sees what the link changed); unmarks the others. */
+  function mark(paths) {
+    const wanted = new Set(paths);
+    for (const [path, r] of [...rows, ...variantRows]) r.row.classList.toggle("from-link", wanted.has(path));
+  }
+
   const element = h("div", { class: "config-form" }, [...sections.values()].map((s) => s.el));
-  return { element, setConfig, read, showErrors };
+  return { element, setConfig, read, showErrors, mark };
 }

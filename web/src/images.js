@@ -2,6 +2,7 @@
 // server saved (GET /api/runs/{id}/snapshots).
 import { api } from "./api.js";
 import { h } from "./dom.js";
+import { pngUrl, releasePng } from "./wire.js";
 
 export function createImagePanel(runId) {
   const img = h("img", { class: "sample-grid", testid: "sample-grid", alt: "generated samples from a fixed latent" });
@@ -14,11 +15,14 @@ export function createImagePanel(runId) {
   let steps = [];
   let live = true;
   let latest = null;
+  let shown = null; // the live frame whose object URL the picture holds
   let loaded = false;
 
   function showLive() {
     if (!latest) return;
-    img.src = `data:image/png;base64,${latest.png}`;
+    img.src = pngUrl(latest); // the frame's PNG bytes, binary off the stream
+    if (shown !== latest) releasePng(shown);
+    shown = latest;
     img.dataset.step = String(latest.step);
     where.textContent = `step ${latest.step} · live`;
   }
@@ -39,7 +43,7 @@ export function createImagePanel(runId) {
 
   return {
     element,
-    /** A live `samples` frame with a PNG. */
+    /** A live `samples` frame with a PNG (bytes: wire.js). */
     frame(event) {
       latest = event;
       if (!steps.includes(event.step)) steps.push(event.step);

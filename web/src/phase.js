@@ -37,20 +37,24 @@ export function transform(half, size, pad = 0) {
  * (dy downwards). The longest arrow spans `fill` of the grid spacing, and a length grows with the square root of the
  * vector's norm, so the weak pull near the equilibrium still shows its direction while the strong one far out still
  * looks stronger. A zero vector has no arrow.
- * @param {{theta: number[], psi: number[], vectors: [number, number][][]}} frame
+ * @param {{theta: number[], psi: number[], vectors: [number, number][][] | Float32Array}} frame `vectors` as
+ *   nested rows, or flat in row-major order as a binary frame brings them (wire.js)
  * @param {ReturnType<typeof transform>} t
  */
 export function arrows(frame, t, fill = 0.85) {
   const { theta, psi, vectors } = frame;
   if (!theta || !psi || !vectors || theta.length < 2) return [];
+  const at = ArrayBuffer.isView(vectors)
+    ? (i, j) => [vectors[(i * theta.length + j) * 2], vectors[(i * theta.length + j) * 2 + 1]]
+    : (i, j) => vectors[i][j];
   let longest = 0;
-  for (const row of vectors) for (const [a, b] of row) longest = Math.max(longest, Math.hypot(a, b));
+  psi.forEach((_, i) => theta.forEach((_, j) => { longest = Math.max(longest, Math.hypot(...at(i, j))); }));
   if (!(longest > 0)) return [];
   const spacing = Math.abs(t.px(theta[1]) - t.px(theta[0]));
   const out = [];
   psi.forEach((p, i) => {
     theta.forEach((th, j) => {
-      const [a, b] = vectors[i][j];
+      const [a, b] = at(i, j);
       const norm = Math.hypot(a, b);
       if (!(norm > 0)) return;
       const length = spacing * fill * Math.sqrt(norm / longest);

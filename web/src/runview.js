@@ -1,23 +1,28 @@
-// The live run view: status and controls on top, the field view (2D), the phase portrait (Dirac-GAN) or the sample
-// grid (images) beside the charts, live controls, alerts, samples, and "fork here". State comes from the run's stream: a snapshot first, then
+// The live run view, picture first: the field view (2D), the phase portrait (Dirac-GAN) or the sample grid (images)
+// is the largest thing on the page, the model graph and charts beside it (below it on a phone), the live controls
+// grouped by fix under it, then samples and "fork here". State comes from the run's stream: a snapshot first, then
 // live events, applied to plain state by the shared reducer and drawn once per animation frame. On a server with users
 // it shows whose run it is and offers only what the server's `access` event says this user may do: a watcher gets
 // the view and "fork here", not the controls; an instructor may also share the run with the class.
 import { api, ApiError } from "./api.js";
 import { createAlertBanner } from "./alerts.js";
 import { createChart, storeSource } from "./charts.js";
-import { createControls } from "./controls.js";
+import { createControls, createStepping } from "./controls.js";
 import { h, shortId } from "./dom.js";
 import { createFieldView } from "./field.js";
+import { createModelGraph } from "./graph.js";
 import { createConfigForm } from "./form.js";
 import { createImagePanel } from "./images.js";
 import { createPortrait } from "./portrait.js";
 import { frameScheduler, timeHandler } from "./perf.js";
 import { allows, chartSpecs, statusIn } from "./meta.js";
 import { applyEvent, createRunState, mayControl, preparingText, takeDirty } from "./reducer.js";
-import { createSamplesPanel } from "./samples.js";
+import { createLatentWalk, createSamplesPanel } from "./samples.js";
+import { createSetupCopy } from "./setupcopy.js";
 import { openStream } from "./stream.js";
 import { configDiff } from "./diff.js";
+
+const CALM_FIELD_MS = 1000;
 
 /**
  * @param {{runId: string, schema: any, meta: import("./meta.js").Meta, navigate: (state: any) => void}} opts
@@ -33,7 +38,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
 
   // ------------------------------------------------------------------ parts
   const status = h("span", { class: "status", testid: "run-status" }, "connecting");
-  const step = h("span", { class: "step muted" });
+  const step = h("span", { class: "step muted", testid: "run-step" });
   const connection = h("span", { class: "connection muted small", testid: "connection" });
   const title = h("h1", { class: "run-title" }, `Run ${shortId(runId)}`);
   const lineage = h("div", { class: "lineage small" });
@@ -47,29 +52,41 @@ export function createRunView({ runId, schema, meta, navigate }) {
   const watchNote = h("p", { class: "watch-note small", testid: "watch-note", hidden: true });
   const message = h("div", { class: "error", role: "alert", testid: "run-error" });
   const banner = createAlertBanner(meta, (patch) => sendPatch(patch));
-  const fieldView = createFieldView();
+  const fieldView = createFieldView({ size: 640 }); // drawn at about its shown size (up to 600 px), not blown up
   fieldView.element.hidden = true;
   const portrait = createPortrait(); // a Dirac-GAN's field frames are its phase portrait, not a 2D heatmap
   portrait.element.hidden = true;
   const imagePanel = createImagePanel(runId);
   imagePanel.element.hidden = true;
   const samples = createSamplesPanel(runId);
-  const controls = createControls(schema, (path, value) => sendPatch(nest(path, value)));
+  const walk = createLatentWalk(runId); // image runs: G along a latent walk (a row per label when conditional)
+  const graph = createModelGraph(meta); // z → G → G(z) → D ← x → losses, live values, tricks where they act
+  const stepping = createStepping(schema, { // slow motion, and single steps while paused
+    onStep: (update) => api(`/api/runs/${runId}/step`, { method: "POST", json: { update } }),
+    onPatch: (path, value) => sendPatch(nest(path, value)),
+  });
+  const controls = createControls(schema, (path, value) => sendPatch(nest(path, value)), stepping.element);
   const preparing = h("p", { class: "preparing muted small", testid: "preparing", role: "status", hidden: true });
   const chartsBox = h("div", { class: "charts" });
   const charts = chartSpecs(meta).map((spec) => createChart(chartsBox, spec, storeSource(state.store, spec)));
   const forkBox = h("section", { class: "fork-box", hidden: true, testid: "fork-panel" });
+  const setupCopy = createSetupCopy(schema); // "copy link to this setup": its config as a shared setup link
   const stream = openStream(runId, { onEvent: timeHandler(onEvent), onState });
 
   const element = h("div", { class: "run-view" },
     h("div", { class: "run-head" },
-      h("div", { class: "run-id" }, title, h("div", { class: "row wrap" }, status, step, owner, connection), lineage),
+      h("div", { class: "run-id" }, title, h("div", { class: "row wrap" }, status, step, owner, connection), lineage,
+        setupCopy.element),
       h("div", { class: "run-actions" }, pause, resume, stop, shareButton, forkButton)),
     watchNote, message, banner.element, forkBox,
     h("div", { class: "run-body" },
-      h("div", { class: "visual" }, portrait.element, fieldView.element, imagePanel.element, samples.element),
-      h("div", { class: "charts-col" }, preparing, chartsBox),
+      h("div", { class: "visual" }, portrait.element, fieldView.element, imagePanel.element, walk.element, samples.element),
+      h("div", { class: "charts-col" }, preparing, graph.element, chartsBox),
       controls.element));
+
+  // prefers-reduced-motion: the field view is redrawn at most once a second (the newest frame), not with every frame.
+  const calm = window.matchMedia("(prefers-reduced-motion: reduce)");
+  let fieldOwed = false, fieldDrawn = -Infinity, fieldTimer = 0;
 
   const schedule = frameScheduler(render);
   const resize = new ResizeObserver(() => { resized = true; schedule(); });
@@ -84,6 +101,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
 
   function onEvent(e) {
     applyEvent(state, e);
+    if (e.type === "step_rejected") stepping.refused(e.errors);
     for (const w of waiters.slice()) if (w.test(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
     schedule();
   }
@@ -103,6 +121,8 @@ export function createRunView({ runId, schema, meta, navigate }) {
     resume.disabled = !allows(meta, "resume", run.status);
     stop.disabled = !allows(meta, "stop", run.status);
     controls.setEnabled(may && statusIn(meta, "patchable", run.status));
+    const pace = allows(meta, "pause", run.status) ? state.store.last("it_per_s") : null; // measured while it trains
+    stepping.update({ meta, status: run.status, may, config: run.config, itPerS: pace });
     renderOwnership(run, may);
     if (dirty.config) controls.setConfig(run.config); // only when the config changed, never mid-drag
     if (dirty.errors) controls.showErrors(state.errors);
@@ -110,6 +130,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
     banner.show(state.alerts, run.config, live && may); // a watcher gets the alert, not its one-click fix
     samples.update(run.checkpoint_step, run.config.model.conditional);
     renderLineage(run);
+    setupCopy.update(run);
     renderPreparing(dirty.preparing);
     if (dirty.charts || resized) for (const chart of charts) chart.update();
     const dirac = run.config.dataset.kind === "dirac";
@@ -117,10 +138,26 @@ export function createRunView({ runId, schema, meta, navigate }) {
     portrait.element.hidden = !dirac;
     if (dirac && (dirty.charts || dirty.field || dirty.run || resized)) {
       portrait.draw(state.store.columns.get("theta"), state.store.columns.get("psi"), state.field);
-    } else if (!dirac && dirty.field && state.field) { fieldView.element.hidden = false; fieldView.draw(state.field); }
+    } else if (!dirac && dirty.field && state.field) fieldOwed = true;
+    if (fieldOwed && !dirac) drawField();
     resized = false;
     if (dirty.image && state.image) { imageMode = true; imagePanel.frame(state.image); }
     imagePanel.element.hidden = !imageMode;
+    if (dirty.charts || dirty.config) graph.update(run.config, state.store);
+    walk.update(imageMode, run.step >= 1 || run.checkpoint_step != null, run.config.model.conditional);
+  }
+
+  /** Draw the newest field frame now, or (reduced motion) once a second has passed since the last one. */
+  function drawField() {
+    const wait = calm.matches ? fieldDrawn + CALM_FIELD_MS - performance.now() : 0;
+    if (wait > 0) {
+      if (!fieldTimer) fieldTimer = setTimeout(() => { fieldTimer = 0; schedule(); }, wait);
+      return;
+    }
+    fieldOwed = false;
+    fieldDrawn = performance.now();
+    fieldView.element.hidden = false;
+    fieldView.draw(state.field);
   }
 
   /** The note about something the server is still preparing (the quality judge), with a rough remaining time that
@@ -259,6 +296,8 @@ export function createRunView({ runId, schema, meta, navigate }) {
 
   return {
     element,
-    destroy() { stream.close(); resize.disconnect(); clearInterval(preparingTimer); charts.forEach((c) => c.destroy()); },
+    destroy() {
+      stream.close(); resize.disconnect(); clearInterval(preparingTimer); clearTimeout(fieldTimer); charts.forEach((c) => c.destroy());
+    },
   };
 }

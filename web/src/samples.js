@@ -1,5 +1,6 @@
 // The samples panel: draw n samples on a seed (and a label, for a conditional run) from the run's newest
 // checkpoint, download the PNG, and see the REST call that does the same from a script.
+import { apiBlob } from "./api.js";
 import { h } from "./dom.js";
 
 /** @param {string} runId */
@@ -47,6 +48,80 @@ export function createSamplesPanel(runId) {
       labelWrap.hidden = !conditional;
       note.textContent = ready ? `newest checkpoint: step ${checkpointStep}` : "available after the first checkpoint";
       refresh();
+    },
+  };
+}
+
+// ------------------------------------------------------------------ latent walk (image runs)
+
+const WALK_MAX_STEPS = 16; // models/sampling.py WALK_MAX_STEPS: the server refuses more (422 naming steps)
+
+/** A latent walk of an image run (GET /api/runs/{id}/walk): samples along the spherical path between the latents of
+ * two seeds, one strip; for a conditional run a grid with one row per label, the same latents in every row.
+ * @param {string} runId */
+export function createLatentWalk(runId) {
+  const seedA = h("input", { type: "number", min: 0, value: 0, testid: "walk-seed-a", "aria-label": "seed A" });
+  const seedB = h("input", { type: "number", min: 0, value: 1, testid: "walk-seed-b", "aria-label": "seed B" });
+  const steps = h("input", { type: "number", min: 2, max: WALK_MAX_STEPS, value: 8, testid: "walk-steps",
+    "aria-label": "steps" });
+  const image = h("img", { class: "walk-strip", alt: "samples along a latent walk", hidden: true });
+  const note = h("p", { class: "muted small", role: "status" });
+  const walk = h("button", { type: "button", testid: "walk-draw" }, "Walk");
+  const shuffle = h("button", { type: "button", testid: "walk-new-seeds" }, "New seeds");
+  const title = h("h3", { class: "walk-title" }, "Latent walk");
+  const element = h("section", { class: "latent-walk", testid: "latent-walk", hidden: true,
+    "aria-label": "Latent walk" },
+  title,
+  h("p", { class: "muted small" }, "G along the arc between two latents (spherical interpolation keeps to where the prior's mass is): ",
+    "smooth changes mean G learned a continuous map, jumps a torn one."),
+  h("div", { class: "row wrap" }, h("label", {}, "seed A ", seedA), h("label", {}, "seed B ", seedB),
+    h("label", {}, "steps ", steps), walk, shuffle),
+  image, note);
+  let ready = false;
+  let drawn = false;
+  let conditional = false;
+  let controller = null;
+  let url = "";
+
+  async function draw() {
+    if (!ready) return;
+    const params = new URLSearchParams({ seed_a: seedA.value || "0", seed_b: seedB.value || "1", steps: steps.value || "8" });
+    if (controller) controller.abort();
+    controller = new AbortController();
+    walk.disabled = true;
+    try {
+      const { blob, headers } = await apiBlob(`/api/runs/${runId}/walk?${params}`, controller.signal);
+      if (url) URL.revokeObjectURL(url);
+      url = URL.createObjectURL(blob);
+      image.src = url;
+      image.hidden = false;
+      image.dataset.step = headers.get("X-Checkpoint-Step") || "";
+      note.textContent = `weights of step ${image.dataset.step} · seeds ${params.get("seed_a")} → ${params.get("seed_b")}`
+        + (conditional ? " · a row per label" : "");
+    } catch (err) {
+      if (err.name !== "AbortError") note.textContent = err.message;
+    } finally {
+      walk.disabled = !ready;
+    }
+  }
+  walk.addEventListener("click", draw);
+  shuffle.addEventListener("click", () => {
+    seedA.value = String(Math.floor(Math.random() * 100000));
+    seedB.value = String(Math.floor(Math.random() * 100000));
+    draw();
+  });
+
+  return {
+    element,
+    /** Shown for image runs once they have weights (a first step); the first walk is drawn by itself. */
+    update(imageRun, hasWeights, isConditional) {
+      element.hidden = !imageRun;
+      ready = imageRun && hasWeights;
+      conditional = isConditional;
+      title.textContent = conditional ? "Latent walk, one row per label" : "Latent walk";
+      walk.disabled = !ready;
+      shuffle.disabled = !ready;
+      if (ready && !drawn) { drawn = true; draw(); }
     },
   };
 }

@@ -7,8 +7,9 @@
  *   path: string, key: string, title: string, description: string, live: boolean, default: unknown,
  *   type: "integer"|"number"|"boolean"|"string"|"enum"|"pair"|"list", nullable: boolean, enum?: string[],
  *   minimum?: number, maximum?: number, exclusiveMinimum?: number, exclusiveMaximum?: number,
- *   minLength?: number, maxLength?: number, pattern?: string, section: string
+ *   minLength?: number, maxLength?: number, pattern?: string, section: string, fix?: string
  * }} Field
+ * @typedef {{key: string, title: string, does: string, paper?: string, folded?: boolean, fields: Field[]}} ControlGroup
  */
 
 /** Resolve a {$ref: "#/$defs/X"} against the root schema. */
@@ -37,7 +38,7 @@ function leaf(root, prop, path) {
     default: node.default, type, nullable, enum: node.enum,
     minimum: node.minimum, maximum: node.maximum, exclusiveMinimum: node.exclusiveMinimum,
     exclusiveMaximum: node.exclusiveMaximum, minLength: node.minLength, maxLength: node.maxLength,
-    pattern: node.pattern,
+    pattern: node.pattern, fix: node.fix,
   };
 }
 
@@ -70,6 +71,25 @@ export function datasetVariants(root) {
     };
   }
   return out;
+}
+
+/** The groups the run view's controls come in, in its order: one per fix the schema describes (`fixes`: its
+ * title, what it does, the paper it comes from) holding that fix's fields, then the other training settings, any
+ * trick the schema names no fix for, and last the run's and the stream's own settings (folded away). Groups without
+ * a field in `list` are left out, so the live controls show only the fixes that can be changed live.
+ * @param {any} root @param {Field[]} list @returns {ControlGroup[]} */
+export function controlGroups(root, list) {
+  /** @type {ControlGroup[]} */
+  const groups = Object.entries(root.fixes || {}).map(([key, f]) => ({ key, title: f.title, does: f.does, paper: f.paper, fields: [] }));
+  const train = { key: "train", title: "Training", does: "The optimiser, loss and schedule both networks train with.", fields: [] };
+  const tricks = { key: "tricks", title: "Other tricks", does: "", fields: [] };
+  const run = { key: "run", title: "Run and streaming", does: "How long the run goes on and what the page is sent.",
+    folded: true, fields: [] };
+  for (const f of list) {
+    const group = groups.find((g) => g.key === f.fix) || (f.section === "train" ? train : f.section === "tricks" ? tricks : run);
+    group.fields.push(f);
+  }
+  return [...groups, train, tricks, run].filter((g) => g.fields.length);
 }
 
 /** The default dataset kind (the schema's default is the ring). */

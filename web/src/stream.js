@@ -1,6 +1,9 @@
 // A run's websocket that comes back by itself: after a network blip or a server restart it reconnects with
-// exponential backoff (0.5 s doubling to 8 s), and the server's fresh snapshot replaces the view's state.
+// exponential backoff (0.5 s doubling to 8 s), and the server's fresh snapshot replaces the view's state. Its
+// messages are JSON text or binary frames, read by wire.js into the events the reducer applies.
 import { streamUrl } from "./api.js";
+import { timeDecode } from "./perf.js";
+import { createReader } from "./wire.js";
 
 const CLOSE_UNKNOWN_RUN = 4404;
 const CLOSE_UNAUTHORISED = 4401; // retrying cannot help: the page needs ?token=
@@ -20,12 +23,18 @@ export function openStream(runId, { onEvent, onState }) {
   function connect() {
     onState("connecting");
     ws = new WebSocket(streamUrl(runId));
+    ws.binaryType = "arraybuffer"; // frames: typed arrays over the message's buffer (wire.js)
+    const reader = createReader(); // per connection: a new snapshot brings the static parts again
+    const read = timeDecode((data) => reader.read(data));
     ws.onopen = () => {
       delay = 500;
       onState("open");
       while (outbox.length) ws.send(outbox.shift());
     };
-    ws.onmessage = (message) => onEvent(JSON.parse(message.data));
+    ws.onmessage = (message) => {
+      const event = read(message.data);
+      if (event) onEvent(event);
+    };
     ws.onclose = (event) => {
       if (closed) return;
       if (event.code === CLOSE_UNKNOWN_RUN || event.code === CLOSE_FORBIDDEN) { onState("gone", event.reason); return; }

@@ -63,20 +63,8 @@ export function colourDomain(map) {
   return [lo, hi];
 }
 
-// Viridis (van der Walt & Smith, matplotlib's default): perceptually even, readable in grey and by the colour blind.
-const VIRIDIS = [[68, 1, 84], [72, 36, 117], [65, 68, 135], [53, 95, 141], [42, 120, 142], [33, 145, 140],
-  [34, 168, 132], [68, 191, 112], [122, 209, 81], [189, 223, 38], [253, 231, 37]];
-
-/** Viridis at t ∈ [0, 1] (clamped) as [r, g, b]. */
-export function viridisRgb(t) {
-  const x = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  return VIRIDIS[i].map((c, k) => Math.round(c + (VIRIDIS[i + 1][k] - c) * f));
-}
-
-/** Viridis at t as CSS. */
-export const viridis = (t) => `rgb(${viridisRgb(t).join(", ")})`;
+// Viridis lives with the page's other colours (colours.js); the heatmap reads it from here as before.
+export { viridis, viridisRgb } from "./colours.js";
 
 /** Black or white, whichever reads better on the colour [r, g, b] (WCAG contrast). */
 export function inkOn(rgb) {

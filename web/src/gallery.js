@@ -1,0 +1,206 @@
+// The lessons gallery, first thing on the start page: the course chapter's lessons in its order (GET /api/lessons),
+// one card each, with the problem's picture beside the fix's and one button that starts both on the same seed and
+// opens them side by side (`?compare=A,B&lesson=NAME`). A picture is drawn by the server from a stored run of that
+// very preset when this server has one (its newest weights through GET /api/runs/{id}/samples; for a Dirac-GAN, its
+// (θ, ψ) path from GET /api/runs/{id}/metrics drawn as the run view's phase portrait); otherwise the card says so
+// plainly: it never shows a picture that did not come from that preset.
+import { api, apiBlob, apiPage } from "./api.js";
+import { h, shortId } from "./dom.js";
+import { createPortrait } from "./portrait.js";
+import { lessonCards, pairOverrides, pictureCandidates, sameSetup } from "./lessons.js";
+
+const IMAGE_KINDS = ["digits", "fashion_mnist", "npz", "upload"];
+const PICTURES_AT_ONCE = 2; // the server samples two at a time (its sampling lane): asking for more only queues
+const PATH_POINTS = 400; // a Dirac-GAN's (θ, ψ) path: enough for its spiral at card size
+const CHECKS_PER_PRESET = 3; // candidate runs read before a preset is said to have no stored run
+
+/**
+ * @param {{lessons: import("./lessons.js").Lesson[], presets: any[], meta: import("./meta.js").Meta,
+ *   navigate: (state: any) => void}} opts lessons: GET /api/lessons, read with the page's other vocabulary so the
+ *   cards are there at once (nothing below them moves when they arrive)
+ */
+export function createGallery({ lessons, presets, meta, navigate }) {
+  const grid = h("div", { class: "lesson-grid", testid: "lesson-gallery" });
+  const error = h("p", { class: "error", role: "alert", testid: "gallery-error" });
+  const element = h("section", { class: "gallery", "aria-labelledby": "gallery-title" }, grid, error);
+  const labels = new Map((meta.metrics || []).map((m) => [m.name, m.label || m.name]));
+  const presetOf = (name) => presets.find((p) => p.name === name);
+  const abort = new AbortController();
+  const urls = [];
+  /** @type {Map<string, HTMLElement[]>} preset → its picture boxes still waiting for a picture */
+  const waiting = new Map();
+
+  function picture(name, role) {
+    const p = presetOf(name);
+    const box = h("div", { class: "lesson-pic-box", "data-source": "loading" },
+      h("span", { class: "muted small" }, "looking for a run…"));
+    if (!waiting.has(name)) waiting.set(name, []);
+    waiting.get(name).push(box);
+    return h("figure", { class: `lesson-pic ${role}`, testid: "lesson-picture", "data-preset": name, "data-role": role },
+      box,
+      h("figcaption", {}, h("span", { class: `tag ${role}` }, role === "problem" ? "problem" : "fix"), " ",
+        h("code", {}, name), p ? h("span", { class: "muted" }, ` ${p.title}`) : null));
+  }
+
+  function card({ lesson, pairs, solo }) {
+    const note = h("p", { class: "error small", role: "alert", testid: "lesson-error" });
+    const pics = h("div", { class: "lesson-pics" });
+    let chosen = pairs[0];
+    const showPair = () => pics.replaceChildren(picture(chosen.problem, "problem"),
+      h("span", { class: "lesson-arrow", "aria-hidden": "true" }, "→"), picture(chosen.fix, "fix"));
+    const actions = h("div", { class: "row wrap lesson-actions" });
+    if (pairs.length) {
+      showPair();
+      if (pairs.length > 1) {
+        const select = h("select", { testid: "lesson-pair-select", "aria-label": `which pair of ${lesson.title}` },
+          pairs.map((p, i) => h("option", { value: String(i) }, `${p.problem} → ${p.fix}`)));
+        select.addEventListener("change", () => { chosen = pairs[Number(select.value)]; showPair(); loadPictures(); });
+        actions.append(select);
+      }
+      actions.append(h("button", { type: "button", class: "primary", testid: "run-pair-start",
+        onclick: (e) => runPair(lesson.name, chosen, e.currentTarget, note) }, "Run both, side by side"));
+    } else if (solo.length) {
+      pics.classList.add("solo"); // a fix the chapter shows on its own: its presets side by side, no arrow
+      pics.append(...solo.slice(0, 2).map((name) => picture(name, lesson.kind === "fix" ? "fix" : "problem")));
+      actions.append(...solo.slice(0, 2).map((name, i) => h("button", { type: "button", class: i ? "" : "primary",
+        testid: "lesson-run", onclick: (e) => runOne(name, e.currentTarget, note) }, `Run ${name}`)));
+    }
+    lesson.sweeps.forEach((sweep, i) => {
+      if (!pairs.length && !solo.length && !i) {
+        pics.append(h("div", { class: "lesson-pic-box", "data-source": "sweep" },
+          h("span", { class: "muted small" }, "A sweep: the same GAN over a grid of settings, one run per cell, "
+            + "with a heatmap of how each ended.")));
+      }
+      actions.append(h("button", { type: "button", class: pairs.length || solo.length ? "" : "primary",
+        testid: "lesson-sweep", onclick: (e) => runSweep(sweep, e.currentTarget, note) }, `Start the sweep ${sweep}`));
+    });
+    const watch = lesson.watch.map((name) => labels.get(name) || name);
+    return h("article", { class: `lesson-card ${lesson.kind}`, testid: "lesson-card", "data-lesson": lesson.name },
+      h("header", {}, h("span", { class: `tag ${lesson.kind}` }, lesson.kind === "problem" ? "Problem" : "Fix"),
+        h("h3", {}, lesson.title), h("p", { class: "muted small" }, lesson.chapter)),
+      pics,
+      watch.length ? h("p", { class: "small" }, h("strong", {}, "Watch: "), watch.join(", ")) : null,
+      actions, note);
+  }
+
+  async function runPair(lessonName, pair, button, note) {
+    const problem = presetOf(pair.problem);
+    const fix = presetOf(pair.fix);
+    button.disabled = true;
+    note.textContent = "";
+    let first = null;
+    try {
+      first = await api("/api/runs", { method: "POST", json: { preset: problem.name } });
+      const second = await api("/api/runs", { method: "POST",
+        json: { preset: fix.name, overrides: pairOverrides(problem, fix) } });
+      navigate({ compare: [first.id, second.id], lesson: lessonName });
+    } catch (err) {
+      // Both or neither: a problem run without its fix would teach nothing, and would hold a place in the quota.
+      if (first) api(`/api/runs/${first.id}/stop`, { method: "POST" }).catch(() => {});
+      note.textContent = `Could not start the pair: ${err.message}`;
+      button.disabled = false;
+    }
+  }
+
+  async function runOne(name, button, note) {
+    button.disabled = true;
+    try {
+      navigate({ run: (await api("/api/runs", { method: "POST", json: { preset: name } })).id });
+    } catch (err) {
+      note.textContent = `Could not start ${name}: ${err.message}`;
+      button.disabled = false;
+    }
+  }
+
+  async function runSweep(lesson, button, note) {
+    button.disabled = true;
+    try {
+      navigate({ sweep: (await api("/api/sweeps", { method: "POST", json: { lesson } })).id });
+    } catch (err) {
+      note.textContent = `Could not start the sweep: ${err.message}`;
+      button.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ pictures from stored runs
+  let runs = null;
+  const found = new Map(); // preset → Promise<{run, url} | null>
+
+  /** The newest weights of a stored run of exactly this preset, drawn by the server; null when there is none. */
+  function storedPicture(name) {
+    if (!found.has(name)) {
+      found.set(name, (async () => {
+        const preset = presetOf(name);
+        if (!preset) return null;
+        for (const run of pictureCandidates(runs, name, meta.statuses.live).slice(0, CHECKS_PER_PRESET)) {
+          const detail = await api(`/api/runs/${run.id}`, { signal: abort.signal });
+          if (!sameSetup(preset.config, detail.config)) continue;
+          if (preset.config.dataset.kind === "dirac") { // its picture is its path in the (θ, ψ) plane, as the run view draws it
+            const { series } = await api(`/api/runs/${run.id}/metrics?names=theta,psi&max_points=${PATH_POINTS}`,
+              { signal: abort.signal });
+            if (!series.theta?.length) continue;
+            return { run: detail, step: detail.step, dirac: series };
+          }
+          const image = IMAGE_KINDS.includes(preset.config.dataset.kind);
+          const query = image ? "n=16&seed=0" : `n=${preset.config.stream.n_samples}&seed=0`;
+          try {
+            const { blob, headers } = await apiBlob(`/api/runs/${run.id}/samples?${query}&format=png`, abort.signal);
+            const url = URL.createObjectURL(blob);
+            urls.push(url);
+            return { run: detail, url, step: Number(headers.get("X-Checkpoint-Step") ?? detail.step) };
+          } catch {
+            continue; // its weights went away (deleted meanwhile): try the next
+          }
+        }
+        return null;
+      })().catch(() => null));
+    }
+    return found.get(name);
+  }
+
+  async function fill(name) {
+    const result = await storedPicture(name);
+    for (const box of waiting.get(name) || []) {
+      if (result) {
+        box.dataset.source = "run";
+        const portrait = result.dirac ? createPortrait({ testid: "lesson-portrait" }) : null;
+        box.replaceChildren(
+          portrait ? portrait.element : h("img", { src: result.url,
+            alt: `${name}: samples of run ${shortId(result.run.id)} at step ${result.step}` }),
+          h("a", { class: "small pic-source", testid: "lesson-picture-run", href: `?run=${result.run.id}`,
+            onclick: (e) => { e.preventDefault(); navigate({ run: result.run.id }); } },
+          `run ${shortId(result.run.id)} · step ${result.step}`));
+        if (portrait) requestAnimationFrame(() => portrait.draw(result.dirac.theta, result.dirac.psi, null));
+      } else {
+        box.dataset.source = "none";
+        box.replaceChildren(h("span", { class: "pic-none small" },
+          `No run of ${name} on this server yet: its picture shows here once one has trained.`));
+      }
+    }
+    waiting.delete(name);
+  }
+
+  async function loadPictures() {
+    if (!runs) return;
+    const names = [...waiting.keys()];
+    const next = async () => { while (names.length && !abort.signal.aborted) await fill(names.shift()); };
+    await Promise.all(Array.from({ length: PICTURES_AT_ONCE }, next));
+  }
+
+  grid.replaceChildren(...lessonCards(lessons, presets).map(card));
+  (async () => {
+    try {
+      runs = (await apiPage("/api/runs?limit=500")).items;
+      await loadPictures();
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      error.textContent = `Could not look for stored runs to draw: ${err.message}`;
+      for (const box of [...waiting.values()].flat()) {
+        box.dataset.source = "none";
+        box.replaceChildren(h("span", { class: "pic-none small" }, "No picture: the run list did not load."));
+      }
+    }
+  })();
+
+  return { element, destroy: () => { abort.abort(); urls.forEach((u) => URL.revokeObjectURL(u)); } };
+}

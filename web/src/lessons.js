@@ -1,0 +1,83 @@
+// The gallery's pure logic: the chapter's lessons (GET /api/lessons, already in the chapter's order, which the
+// gallery keeps) as cards, each problem preset paired with the fix preset that shows its cure on the same data,
+// and which stored run on this server may stand for a preset's picture.
+
+/**
+ * @typedef {{name: string, kind: string, title: string, chapter: string, problem: string[], fix: string[],
+ *   sweeps: string[], watch: string[]}} Lesson
+ * @typedef {{problem: string, fix: string}} Pair
+ * @typedef {{lesson: Lesson, pairs: Pair[], solo: string[]}} Card
+ */
+
+const kindOf = (presets, name) => presets.find((p) => p.name === name)?.config.dataset.kind;
+
+/**
+ * Pairs of (problem, fix) presets to run side by side: each fix with the first problem on the same kind of data
+ * (a Dirac-GAN fix beside the Dirac-GAN, a ring fix beside the ring), else the problem at its own position, else
+ * the first. Presets this server does not have are left out.
+ * @param {Lesson} lesson @param {{name: string, config: any}[]} presets @returns {Pair[]}
+ */
+export function lessonPairs(lesson, presets) {
+  const known = (name) => presets.some((p) => p.name === name);
+  const problems = lesson.problem.filter(known);
+  const pairs = [];
+  lesson.fix.filter(known).forEach((fix) => {
+    if (!problems.length) return;
+    const same = problems.find((p) => kindOf(presets, p) === kindOf(presets, fix));
+    const problem = same ?? problems[Math.min(pairs.length, problems.length - 1)];
+    if (!pairs.some((pair) => pair.problem === problem && pair.fix === fix)) pairs.push({ problem, fix });
+  });
+  return pairs;
+}
+
+/**
+ * One card per lesson, in the order the server gave (the chapter's): its pairs, and the presets that have no
+ * partner (a fix the chapter shows on its own, like DCGAN, or a problem without a fix preset).
+ * @param {Lesson[]} lessons @param {{name: string, config: any}[]} presets @returns {Card[]}
+ */
+export function lessonCards(lessons, presets) {
+  return lessons.map((lesson) => {
+    const pairs = lessonPairs(lesson, presets);
+    const paired = new Set(pairs.flatMap((p) => [p.problem, p.fix]));
+    const solo = [...lesson.problem, ...lesson.fix].filter((n) => !paired.has(n) && presets.some((p) => p.name === n));
+    return { lesson, pairs, solo: pairs.length ? [] : [...new Set(solo)] };
+  });
+}
+
+/**
+ * The fix's overrides that start it on the problem's seed, so the two differ only by the fix.
+ * @param {{config: any}} problem @param {{config: any}} fix
+ */
+export function pairOverrides(problem, fix) {
+  return problem.config.seed === fix.config.seed ? {} : { seed: problem.config.seed };
+}
+
+/**
+ * The stored runs that may stand for a preset's picture, best first: runs started from the preset (not forks,
+ * not sweep cells, which change a setting), with weights to draw from; ended runs before live ones (they show the
+ * outcome), then the furthest trained, then the newest. The caller still checks the candidate's config against
+ * the preset's before it shows the picture, since the run list does not say whether a run overrode a setting.
+ * @param {any[]} runs a page of GET /api/runs @param {string} preset @param {string[]} liveStatuses
+ */
+export function pictureCandidates(runs, preset, liveStatuses) {
+  return runs
+    .filter((r) => r.preset === preset && !r.parent_id && !r.sweep_id && (r.checkpoint_step != null || r.step > 0))
+    .map((r, i) => ({ r, i, live: liveStatuses.includes(r.status) }))
+    .sort((a, b) => a.live - b.live || (b.r.step - a.r.step) || a.i - b.i)
+    .map(({ r }) => r);
+}
+
+/** Whether a run's config is its preset's, up to the seed, the device and the length (which change the draw or
+ * how far it got, not what it shows: the picture's caption gives the step). */
+export function sameSetup(presetConfig, runConfig) {
+  const strip = ({ seed, device, steps, ...rest }) => rest;
+  return JSON.stringify(sortKeys(strip(presetConfig))) === JSON.stringify(sortKeys(strip(runConfig)));
+}
+
+function sortKeys(value) {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
+  }
+  return value;
+}
