@@ -29,7 +29,7 @@ def numbers(pattern: str, line: str) -> list[float]:
 
 def fanout_met(line: str) -> bool:
     ratio, p95 = (float(x) for x in re.findall(r"100 viewers it/s ratio (\d+\.\d+) p95 (\d+)", line)[0])
-    return ratio >= 0.9 and p95 < 250
+    return ratio >= 0.95 and p95 < 250
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ BENCHES = [
         "field and image frames ≤ 25 % of JSON",
         lambda line: all(x <= 0.25 for x in numbers(r"\((\d+\.\d+)\)", line)),
     ),
-    Bench("fanout", ["--steps", "3000"], "100 viewers: ratio ≥ 0.9, p95 < 250 ms", fanout_met, True),
+    Bench("fanout", ["--steps", "3000"], "100 viewers: ratio ≥ 0.95, p95 < 250 ms", fanout_met, True),
     Bench(
         "concurrency",
         ["--steps", "1500"],
