@@ -407,10 +407,13 @@ class JobManager:
         while not self._stop.is_set():
             event = self.executor.next_event(0.1)
             if event is not None and "run_id" in event:
-                self._persist_or_keep(event)
-                self._remove_files_if_deleted(event)
-                if self.hub is not None:
-                    self.hub.publish(event["run_id"], event)
+                for each in (self._preparing_ended(event), event):
+                    if each is None:
+                        continue
+                    self._persist_or_keep(each)
+                    self._remove_files_if_deleted(each)
+                    if self.hub is not None:
+                        self.hub.publish(each["run_id"], each)
                 if self._cells_waiting and event["type"] == "status" and event["status"] in ENDED_STATUSES:
                     self._start_waiting_cells()  # a run ended: its owner's quota may have room for a cell
             if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
@@ -419,6 +422,17 @@ class JobManager:
                     self._flush_metrics()
                 except Exception as e:
                     log.warning("could not store metrics (kept for the next flush): %s", e)
+
+    def _preparing_ended(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """A closing ``preparing`` event for a run that ends while something was still being prepared for it (a
+        short image run can end before its quality judge: the judge goes on training in the worker for later runs,
+        but this run will never hear it is done), so no viewer is left with "preparing…" on an ended run."""
+        if event["type"] != "status" or event["status"] not in ENDED_STATUSES:
+            return None
+        pending = self._frames.get(event["run_id"], {}).get("preparing")
+        if pending is None:
+            return None
+        return {**pending, "eta_s": None, "done": True, "time": event.get("time", pending.get("time"))}
 
     def _persist_or_keep(self, event: dict[str, Any]) -> None:
         """Persist, or, while the database is locked, full or gone, keep the event to retry in order later: a

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,3 +122,20 @@ def test_an_image_run_on_a_fresh_install_streams_from_its_first_step_while_its_j
         rows = receive_until(ws, lambda e: e["type"] == "metrics" and any("fd" in r for r in e["rows"]))[-1]["rows"]
         assert any(0 <= r.get("class_coverage", 0) <= 10 for r in rows)  # the judge's metrics have joined
     stop(server, run["id"])
+
+
+def test_a_run_that_ends_before_its_judge_is_ready_tells_its_viewers_the_preparing_is_over(tmp_path: Path):
+    """A short image run on a fresh install ends while its quality judge still trains (the judge goes on, in the
+    worker, for later runs): its viewers get a closing ``preparing`` before the final status, and a page opened
+    afterwards is not told that anything is still being prepared for it."""
+    for base in serve(tmp_path / "data", warm_workers=1):
+        run = create(base, preset="digits-dcgan", overrides={"steps": 3})
+        with connect(ws_url(base, run["id"])) as ws:
+            ws.recv(timeout=30)
+            events = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed", timeout=60)
+        notices = [e for e in events if e["type"] == "preparing"]
+        assert notices and notices[0]["done"] is False, "the judge was cached: the run did not outlive nothing"
+        assert notices[-1]["done"] is True and events.index(notices[-1]) < len(events) - 1
+        with connect(ws_url(base, run["id"])) as late:
+            snapshot = json.loads(late.recv(timeout=30))
+        assert not any(f["type"] == "preparing" for f in snapshot["frames"])
