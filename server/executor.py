@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
@@ -74,6 +75,34 @@ def check_device(requested: str, gpus: int) -> None:
         )
 
 
+class WaitingRuns(deque[RunSpec | str]):
+    """The FIFO of runs waiting for a training slot, one for both executors: new runs (their ``RunSpec``) and the ids
+    of paused runs waiting to resume. Entering it and leaving it unstarted are told as status events through
+    ``emit`` (``queued`` with the position, ``stopped``). ``run_id in waiting`` matches the ids of paused runs only,
+    as a new run's entry is its spec."""
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None]):
+        super().__init__()
+        self.emit = emit
+
+    def queue(self, entry: RunSpec | str) -> None:
+        self.append(entry)
+        run_id = entry if isinstance(entry, str) else entry.run_id
+        self.emit({"run_id": run_id, "type": "status", "status": "queued", "position": len(self)})
+
+    def drop_new(self, run_id: str) -> bool:
+        """A new run stopped before it started: out of the queue, ``stopped``; False when it is not waiting."""
+        for entry in list(self):
+            if isinstance(entry, RunSpec) and entry.run_id == run_id:
+                self.remove(entry)
+                self.emit({"run_id": run_id, "type": "status", "status": "stopped"})
+                return True
+        return False
+
+    def run_ids(self) -> list[str]:
+        return [entry if isinstance(entry, str) else entry.run_id for entry in self]
+
+
 class Executor(Protocol):
     gpus: int  # CUDA devices the runs may be placed on
 
@@ -112,7 +141,7 @@ class LocalExecutor:
         self._idle: list[Worker] = []
         self._active: dict[str, Worker] = {}  # runs that hold a worker, paused ones included
         self._paused: set[str] = set()  # of those, the paused: they hold no training slot
-        self._waiting: deque[RunSpec | str] = deque()  # new runs, and the ids of paused runs waiting to resume
+        self._waiting = WaitingRuns(lambda event: self._events.put({**event, "time": time.time()}))
         self._next_gpu = 0
         self._closed = False
         self._reader = threading.Thread(target=self._read_events, name="executor-events", daemon=True)
@@ -125,7 +154,7 @@ class LocalExecutor:
         """Start the run now if a slot is free, else queue it (FIFO)."""
         with self._lock:
             if self._training() >= self.max_concurrent or self._waiting:
-                self._queue(spec)
+                self._waiting.queue(spec)
                 return
             self._launch(spec)
 
@@ -135,7 +164,7 @@ class LocalExecutor:
             worker = self._active.get(run_id)
             if worker is None:
                 if message.get("type") == "stop":
-                    return self._unqueue(run_id)
+                    return self._waiting.drop_new(run_id)
                 return False
             if message.get("type") == "resume" and run_id in self._paused:
                 if run_id in self._waiting:
@@ -143,7 +172,7 @@ class LocalExecutor:
                 if self._training() < self.max_concurrent and not self._waiting:
                     self._resume(run_id)
                 else:
-                    self._queue(run_id)  # its turn comes in order, like a new run's
+                    self._waiting.queue(run_id)  # its turn comes in order, like a new run's
                 return True
             if message.get("type") == "stop" and run_id in self._waiting:
                 self._waiting.remove(run_id)  # it stops from where it was paused, without its turn
@@ -175,7 +204,7 @@ class LocalExecutor:
 
     def queued(self) -> list[str]:
         with self._lock:
-            return [entry if isinstance(entry, str) else entry.run_id for entry in self._waiting]
+            return self._waiting.run_ids()
 
     def pids(self) -> dict[str, int]:
         with self._lock:
@@ -240,12 +269,6 @@ class LocalExecutor:
         """Slots taken: runs that hold a worker and are not paused."""
         return len(self._active) - len(self._paused)
 
-    def _queue(self, entry: RunSpec | str) -> None:
-        self._waiting.append(entry)
-        run_id = entry if isinstance(entry, str) else entry.run_id
-        event = {"run_id": run_id, "type": "status", "status": "queued", "position": len(self._waiting)}
-        self._events.put({**event, "time": time.time()})
-
     def _fill_slots(self) -> None:
         """Start (or resume) waiting runs, in order, while slots are free."""
         while self._waiting and self._training() < self.max_concurrent and not self._closed:
@@ -272,14 +295,6 @@ class LocalExecutor:
             elif run_id not in self._waiting:  # resumed (by us, or by a message sent past the queue)
                 self._paused.discard(run_id)
 
-    def _unqueue(self, run_id: str) -> bool:
-        for spec in list(self._waiting):
-            if isinstance(spec, RunSpec) and spec.run_id == run_id:
-                self._waiting.remove(spec)
-                self._events.put({"run_id": run_id, "type": "status", "status": "stopped", "time": time.time()})
-                return True
-        return False
-
     def _finished(self, run_id: str) -> None:
         with self._lock:
             worker = self._active.pop(run_id, None)
@@ -304,7 +319,7 @@ class LocalExecutor:
         with contextlib.suppress(BrokenPipeError, OSError):
             worker.control.send({"type": "exit"})
         worker.control.close()
-        # Reaped off this path (it may take a moment to exit): an unjoined process stays a zombie for good.
+        # The reader joins it when its event pipe ends, as it exits; this only makes sure that it does exit.
         threading.Thread(target=_reap, args=(worker.process,), name="reap-worker", daemon=True).start()
 
     def _wake_up_reader(self) -> None:
@@ -366,8 +381,8 @@ class LocalExecutor:
 
 
 def _reap(process: Any, grace: float = 10.0) -> None:
-    """Wait for a retired worker to exit (kill it past ``grace`` seconds) so it leaves no zombie behind."""
-    process.join(timeout=grace)
-    if process.is_alive():
+    """Kill a retired worker that has not exited within ``grace`` seconds. Joining it is the reader's (its event pipe
+    ends when it exits, and ``_worker_ended`` joins it): this waits on its sentinel only, because two joins of a
+    fork server's child race for the one exit status the fork server writes, and the loser records 255."""
+    if not wait([process.sentinel], timeout=grace):
         process.kill()
-        process.join(timeout=5)

@@ -28,11 +28,10 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from server.executor import RUNS_PER_WORKER
+from server.executor import RUNS_PER_WORKER, WaitingRuns
 from server.ray_actor import EVICTED
 from server.ray_bridge import BridgeOptions, bridge_main
 from server.status import FINAL_STATUSES
@@ -106,7 +105,7 @@ class RayExecutor:
         self._held: dict[str, list[dict[str, Any]]] = {}  # patches for runs being evicted
         self._stop_evicted: set[str] = set()  # stopped while being evicted: "stopped" once the eviction is done
         self._relaunched: set[str] = set()  # evicted runs started again: their second "starting" is not news
-        self._waiting: deque[RunSpec | str] = deque()  # new runs, and ids of paused or evicted runs to resume
+        self._waiting = WaitingRuns(self._emit)  # new runs, and ids of paused or evicted runs to resume
         self._last_step: dict[str, int] = {}
         self._next_actor = 0
         self._gpus_override: int | None = None
@@ -136,10 +135,10 @@ class RayExecutor:
 
     def submit(self, spec: RunSpec) -> None:
         with self._lock:
-            if not self._waiting and self._can_launch(self._place(spec)[0]):
+            if not self._waiting and self._can_launch(self._place(spec.device)[0]):
                 self._launch(spec)
             else:
-                self._queue(spec)
+                self._waiting.queue(spec)
                 self._make_room()
 
     def send(self, run_id: str, message: dict[str, Any]) -> bool:
@@ -150,13 +149,13 @@ class RayExecutor:
                 return self._send_evicted(run_id, kind, message)
             actor = self._active.get(run_id)
             if actor is None:
-                return kind == "stop" and self._unqueue(run_id)
+                return kind == "stop" and self._waiting.drop_new(run_id)
             if kind == "resume" and run_id in self._paused:
                 if run_id not in self._waiting:
                     if self._training() < self._cap() and not self._waiting and run_id not in self._evicting:
                         self._resume(run_id)
                     else:
-                        self._queue(run_id)
+                        self._waiting.queue(run_id)
                 return True
             if run_id in self._evicting:  # its loop is ending: what it is sent now must wait for its next start
                 if kind == "stop":
@@ -183,7 +182,7 @@ class RayExecutor:
 
     def queued(self) -> list[str]:
         with self._lock:
-            return [entry if isinstance(entry, str) else entry.run_id for entry in self._waiting]
+            return self._waiting.run_ids()
 
     def shutdown(self) -> None:
         with self._lock:
@@ -217,10 +216,9 @@ class RayExecutor:
 
     # ------------------------------------------------------------------------------- scheduling (under _lock)
 
-    def _place(self, spec: RunSpec) -> tuple[Shape, str]:
+    def _place(self, device: str) -> tuple[Shape, str]:
         """The actor size and the device of a run: ``auto`` takes a GPU share when the cluster has GPUs, ``cuda``
         and ``cuda:N`` always (Ray gives the actor its GPU, which it sees as ``cuda``)."""
-        device = spec.device
         if device.startswith("cuda") or (device == "auto" and self.gpus):
             return Shape(self.cpus_per_run, self.gpu_fraction), "cuda"
         return Shape(self.cpus_per_run, 0.0), "cpu" if device == "auto" else device
@@ -257,7 +255,7 @@ class RayExecutor:
         return False
 
     def _launch(self, spec: RunSpec) -> None:
-        shape, device = self._place(spec)
+        shape, device = self._place(spec.device)
         idle = self._idle(shape)
         ready = [a for a in idle if a.ready]
         actor = ready[-1] if ready else (idle[0] if idle else self._spawn(shape))
@@ -284,21 +282,16 @@ class RayExecutor:
         """Warm actors of the size an ``auto`` run takes, as many as ``warm`` and the cluster's room allow."""
         if self._closed or not self._cluster.get("connected"):
             return
-        shape = self._place(RunSpec("", {}, "", ""))[0]
+        shape = self._place("auto")[0]  # the warm pool is for runs on the default device
         while len(self._idle(shape)) < self.warm and self._fits(shape):
             self._spawn(shape)
-
-    def _queue(self, entry: RunSpec | str) -> None:
-        self._waiting.append(entry)
-        run_id = entry if isinstance(entry, str) else entry.run_id
-        self._emit({"run_id": run_id, "type": "status", "status": "queued", "position": len(self._waiting)})
 
     def _shape_of(self, entry: RunSpec | str) -> Shape | None:
         """The size a waiting entry needs from the cluster: None for a paused run that still holds its actor."""
         if isinstance(entry, RunSpec):
-            return self._place(entry)[0]
+            return self._place(entry.device)[0]
         if entry in self._evicted:
-            return self._place(self._evicted[entry].spec)[0]
+            return self._place(self._evicted[entry].spec.device)[0]
         return None
 
     def _fill_slots(self) -> None:
@@ -362,11 +355,11 @@ class RayExecutor:
             evicted.patches.append(message)
         elif kind == "resume":
             if run_id not in self._waiting:
-                shape = self._place(evicted.spec)[0]
+                shape = self._place(evicted.spec.device)[0]
                 if not self._waiting and self._can_launch(shape):
                     self._relaunch(run_id)
                 else:
-                    self._queue(run_id)
+                    self._waiting.queue(run_id)
                     self._make_room()
         elif kind == "stop":
             with contextlib.suppress(ValueError):
@@ -376,14 +369,6 @@ class RayExecutor:
         else:
             return False
         return True
-
-    def _unqueue(self, run_id: str) -> bool:
-        for entry in list(self._waiting):
-            if isinstance(entry, RunSpec) and entry.run_id == run_id:
-                self._waiting.remove(entry)
-                self._emit({"run_id": run_id, "type": "status", "status": "stopped"})
-                return True
-        return False
 
     # ------------------------------------------------------------------------------- events from the bridge
 
