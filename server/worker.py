@@ -453,7 +453,8 @@ def _frames(trainer: Any, out: Emitter) -> None:
     seed = trainer.config.seed + 1  # a fixed latent: frames are comparable across steps
     if trainer.data.is_image:
         buffer = io.BytesIO()
-        image_grid(trainer.sample(min(stream.n_samples, 64), seed).cpu(), scale=2).save(buffer, format="PNG")
+        # At its own size: the page scales it up pixelated (CSS), so enlarging it here only cost every viewer bytes.
+        image_grid(trainer.sample(min(stream.n_samples, 64), seed).cpu()).save(buffer, format="PNG")
         out.emit("samples", step=trainer.step_count, png=buffer.getvalue())
     elif trainer.config.model.conditional:
         out.emit("samples", step=trainer.step_count, points=trainer.sample(stream.n_samples, seed).cpu().tolist())
