@@ -291,9 +291,9 @@ def test_server_killed_mid_run_restarts_with_the_run_interrupted_and_resumes_wit
         kept = metric_steps(base, run_id)
         assert_no_gaps(kept, stored)
         assert_no_gaps(kept, kept[-1])
-        assert httpx.post(f"{base}/api/runs/{run_id}/resume").status_code == 202
         with connect(ws_url(base, run_id)) as ws:
-            ws.recv(timeout=30)
+            ws.recv(timeout=30)  # subscribed before the resume: its "running" cannot come before the snapshot
+            assert httpx.post(f"{base}/api/runs/{run_id}/resume").status_code == 202
             running = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")[-1]
             resumed_at = running["step"]
             assert resumed_at == load_checkpoint(checkpoint_path(data, run_id))["step"] >= checkpoint

@@ -230,6 +230,9 @@ def test_an_image_preset_shows_a_sample_grid_that_changes_and_scrubs_back(page: 
 
 def test_a_bad_value_gets_an_inline_message_and_no_request_goes_out(page: Page):
     page.goto("/")
+    # The gallery loads its lessons' pictures by itself: let it settle before listening for the form's requests.
+    expect(page.get_by_test_id("lesson-card").first).to_be_visible()  # its picture boxes start "loading"
+    expect(page.locator(".lesson-pic-box[data-source=loading]")).to_have_count(0)
     page.get_by_test_id("settings").locator("summary").click()
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
