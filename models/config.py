@@ -184,7 +184,30 @@ IMAGE_KINDS = frozenset({"digits", "fashion_mnist"})
 # ----------------------------------------------------------------------------------------- model
 
 
+FamilyName = Literal["gan", "ae", "vae", "made"]
+# Tricks that only mean something against a discriminator: switched on in a run of another family, they are refused
+# (``RunConfig._consistent``) rather than silently doing nothing. D's own settings (train.lr_d, d_steps, loss,
+# gp_weight, updates) and a trick's sub-settings while it is off are inert there: they have defaults, so they cannot
+# be told apart from a user's choice, and a non-GAN family documents that it ignores them.
+GAN_TRICKS_ON: dict[str, Any] = {
+    "tricks.label_smoothing": lambda t: t.label_smoothing > 0,
+    "tricks.instance_noise.std": lambda t: t.instance_noise.std > 0,
+    "tricks.unroll_steps": lambda t: t.unroll_steps > 0,
+    "tricks.feature_matching.enabled": lambda t: t.feature_matching.enabled,
+    "tricks.replay.size": lambda t: t.replay.size > 0,
+    "tricks.pack": lambda t: t.pack > 1,
+    "tricks.r1_gamma": lambda t: t.r1_gamma > 0,
+}
+
+
 class ModelConfig(Strict):
+    family: FamilyName = fixed(
+        "gan",
+        "gan: the adversarial pair; ae: autoencoder (L2 reconstruction; samples decode z ~ N(0, I)); vae: "
+        "variational autoencoder (Kingma & Welling 2014); made: masked autoregressive density (Germain et al. 2015) "
+        "on binarised images or 2D data quantised into model.bins. ae, vae and made are MLPs (arch mlp) trained by "
+        "one optimiser at train.lr_g; D's settings (lr_d, d_steps, loss, gp_weight, updates) do not apply to them.",
+    )
     arch: Literal["mlp", "dcgan", "dirac"] = fixed(
         "mlp",
         "MLP for any data; DCGAN for 8, 16, 28 or 32 px images; dirac: the Dirac-GAN's one-parameter G(z) = θ and "
@@ -207,6 +230,20 @@ class ModelConfig(Strict):
     label_dim: int = fixed(16, "Size of the label embedding of a conditional GAN.", ge=1, le=256)
     theta0: float = fixed(1.0, "Dirac-GAN: G's parameter θ at step 0 (the equilibrium is θ = ψ = 0).", ge=-10, le=10)
     psi0: float = fixed(1.0, "Dirac-GAN: D's parameter ψ at step 0.", ge=-10, le=10)
+    decoder_std: float = fixed(
+        0.1,
+        "VAE: σ of its Gaussian decoder p(x|z) = N(x̂, σ²I). The smaller, the more of x the code must carry against "
+        "the KL term: a σ far above the data's own detail lets q(z|x) collapse onto the prior.",
+        gt=0,
+        le=10,
+    )
+    bins: int = fixed(
+        64,
+        "MADE on 2D data: each coordinate is quantised into this many bins over the data's bounds, a categorical "
+        "per coordinate (images are binarised instead).",
+        ge=2,
+        le=512,
+    )
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -229,6 +266,13 @@ class TrainConfig(Strict):
         "alternating",
         "alternating: G steps against D after this step's D updates; simultaneous: both step from the same point "
         "(G's gradient is taken against D as it was before them).",
+    )
+
+    kl_weight: float = live(
+        1.0,
+        "VAE: weight β of the KL term, loss = recon + β·KL (1 is the ELBO; Higgins et al. 2017 for β ≠ 1).",
+        ge=0,
+        le=100,
     )
 
     @field_validator("betas")
@@ -338,6 +382,15 @@ class RunConfig(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
         kind = self.dataset.kind
+        family = self.model.family
+        if family != "gan":
+            if self.model.arch != "mlp":
+                raise ValueError(f"model.arch: family {family} is built of MLPs; arch '{self.model.arch}' is the GAN's")
+            if self.model.conditional:
+                raise ValueError(f"model.conditional: family {family} has no conditional form here, only the GAN")
+            for path, on in GAN_TRICKS_ON.items():
+                if on(self.tricks):
+                    raise ValueError(f"{path}: a GAN trick; family {family} has no discriminator to apply it to")
         if self.model.conditional and kind not in LABELLED_KINDS:
             raise ValueError(f"model.conditional: dataset '{kind}' has no labels")
         if self.model.arch == "dcgan" and kind not in IMAGE_KINDS | {"npz", "upload"}:

@@ -59,9 +59,23 @@ METRICS: tuple[Metric, ...] = (
     Metric("theta", "θ (G)"),
     Metric("psi", "ψ (D)"),
     Metric("equilibrium_distance", "distance from equilibrium", summary=True),
+    # The families beside the GAN (models.families): an autoencoder's and a VAE's reconstruction error ‖x − x̂‖²,
+    # a VAE's ELBO and KL term and its live β, MADE's exact negative log-likelihood (nats, and bits per dimension).
+    Metric("recon", "reconstruction ‖x − x̂‖²", summary=True),
+    Metric("elbo", "ELBO", summary=True),
+    Metric("kl", "KL(q(z|x) ‖ p(z))"),
+    Metric("kl_weight", "KL weight β"),
+    Metric("nll", "NLL (nats)", summary=True),
+    Metric("bpd", "bits per dimension"),
+    Metric("grad_norm", "‖∇‖ (whole model)"),
+    # Measured at each quality measurement: wall time per sample of the family's sampler (one pass of G or of a
+    # decoder; one pass per dimension for MADE).
+    Metric("ms_per_sample", "ms per sample", quality=True),
 )
 METRIC_LABELS = {m.name: m.label for m in METRICS}
 QUALITY_METRICS = frozenset(m.name for m in METRICS if m.quality)
+# Wall-clock figures: the only metrics two identical runs may report differently.
+TIMING_METRICS = frozenset({"it_per_s", "ms_per_sample"})
 
 CHARTS: tuple[Chart, ...] = (
     Chart("loss", "Loss", (Series("d_loss"), Series("g_loss")), testid="loss-chart"),
@@ -85,5 +99,8 @@ CHARTS: tuple[Chart, ...] = (
         "Dirac-GAN: θ, ψ and the distance from equilibrium",
         (Series("theta"), Series("psi"), Series("equilibrium_distance")),
     ),
+    Chart("recon", "Reconstruction and ELBO (AE, VAE)", (Series("recon"), Series("kl"), Series("elbo", "y2"))),
+    Chart("likelihood", "Exact likelihood (MADE)", (Series("nll"), Series("bpd", "y2"))),
     Chart("speed", "Speed (it/s)", (Series("it_per_s"),)),
+    Chart("sampling_cost", "Sampling cost (ms per sample)", (Series("ms_per_sample"),), points=True),
 )

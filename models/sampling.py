@@ -1,5 +1,5 @@
-"""Samples from a checkpoint, and the PNG pictures of them: an image grid, or a scatter plot for 2D points; and
-latent walks, G along a spherical path between two seeds' latents.
+"""Samples from a checkpoint (of any model family: ``models.families``), and the PNG pictures of them: an image
+grid, or a scatter plot for 2D points; and latent walks, G along a spherical path between two seeds' latents.
 
 Sampling rebuilds only the generator from the checkpoint's own config and data description; the dataset is
 never loaded, so serving samples from a Fashion-MNIST run costs one generator forward pass.
@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from models.config import RunConfig
-from models.networks import build_networks
-from models.trainer import generate, resolve_device, sampling_mode
+from models.families import get_family
+from models.trainer import resolve_device, sampling_mode
 
 SCATTER_SIZE = 512  # pixels a side of the scatter plot of 2D samples
 
@@ -38,13 +38,7 @@ def load_generator(state: dict[str, Any], device: str | torch.device = "cpu") ->
     config: RunConfig = state["config"]
     meta = state["data"]
     dev = resolve_device(str(device))
-    g, _ = build_networks(
-        config.model,
-        tuple(meta["sample_shape"]),
-        meta["num_classes"],
-        config.tricks.pack,
-        torch.Generator().manual_seed(0),
-    )
+    g, _ = get_family(config.model.family).build(config, meta, torch.Generator().manual_seed(0))
     g.load_state_dict(state["generator"])
     return LoadedGenerator(g.to(dev), config, meta, int(state["step"]), dev)
 
@@ -61,7 +55,8 @@ def sample(loaded: LoadedGenerator, n: int, seed: int, label: int | None = None)
         if not 0 <= label < num_classes:
             raise ValueError(f"label: must lie in [0, {num_classes - 1}]")
         labels = torch.full((n,), label, dtype=torch.long)
-    return generate(loaded.generator, loaded.config, n, seed, loaded.device, labels, num_classes).cpu()
+    family = get_family(loaded.config.model.family)
+    return family.sample(loaded.generator, loaded.config, n, seed, loaded.device, labels, num_classes).cpu()
 
 
 # ----------------------------------------------------------------------------------------- latent walks

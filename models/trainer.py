@@ -1,4 +1,6 @@
-"""One GAN trainer that composes the losses and tricks the config names.
+"""One GAN trainer that composes the losses and tricks the config names, and trains the other model families
+(``model.family``: AE, VAE, MADE; ``models.families``) through the same step, metrics, checkpoint, evaluation and
+interruption plumbing: such a family's step is one update of its own loss (``Family.loss``) instead of D's and G's.
 
 ``step()`` is one generator update preceded by ``d_steps`` discriminator updates, and returns that step's losses,
 D's outputs, gradient norms, trick settings and speed, plus the quality metrics at the first step and every
@@ -36,10 +38,11 @@ from torch.func import functional_call
 from models import dirac, tricks
 from models.config import RunConfig, apply_patch, flatten_patch
 from models.datasets import Dataset, load_dataset
+from models.families import get_family
 from models.image_metrics import ImageJudge
 from models.judging import RunJudge, no_judge_status
 from models.losses import LOSSES, GanLoss, gradient_penalty, r1_penalty
-from models.networks import Discriminator, build_networks
+from models.networks import Discriminator
 from models.quality2d import mode_distribution, mode_drift, mode_quality
 from models.unroll import AdamMoments, adam_moments, unroll, unrolled_output
 
@@ -182,7 +185,10 @@ class Trainer:
         if config.model.conditional and self.data.y is None:
             raise ValueError(f"model.conditional: dataset '{self.data.name}' has no labels")
         init_rng = torch.Generator().manual_seed(config.seed)
-        g, d = build_networks(config.model, self.data.sample_shape, self.data.num_classes, config.tricks.pack, init_rng)
+        self.meta = data_meta(self.data)
+        # The model family (models.families): the GAN's pair, or a family's model beside an empty D.
+        self.family = get_family(config.model.family)
+        g, d = self.family.build(config, self.meta, init_rng)
         self.generator: nn.Module = g.to(self.device)
         self.discriminator: Discriminator = d.to(self.device)
         self._d_names = {p: n for n, p in self.discriminator.named_parameters()}
@@ -198,7 +204,6 @@ class Trainer:
         self._judge: RunJudge | None = None
         if self.data.is_image and self.data.y is not None:
             self._judge = RunJudge(self.data, self.data_dir, self.device, judge_in_background)
-        self.meta = data_meta(self.data)
         # Samples per mode at the last quality measurement step() made: what the next one's mode_drift compares with.
         self._modes_before: torch.Tensor | None = None
 
@@ -207,9 +212,11 @@ class Trainer:
     def _optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         t = self.config.train
         self._optimizer_kind = t.optimizer
+        # A family without D has an optimiser of no parameters in D's place (one empty group: torch refuses none).
+        d_params: Any = list(self.discriminator.parameters()) or [{"params": []}]
         return (
             make_optimizer(t.optimizer, self.generator.parameters(), t.lr_g, t.betas),
-            make_optimizer(t.optimizer, self.discriminator.parameters(), t.lr_d, t.betas),
+            make_optimizer(t.optimizer, d_params, t.lr_d, t.betas),
         )
 
     def _sync_optimizers(self) -> None:
@@ -382,6 +389,13 @@ class Trainer:
         self.generator.train()
         self.discriminator.train()
         inside = should_stop if should_stop is not None and self._expect_slow(progress) else None
+        if not self.family.adversarial:
+            try:
+                stats = self._undoable(inside, self._family_update)
+            except StepInterruptedError:
+                progress.seconds += time.perf_counter() - started
+                raise
+            return self._finish_step(progress, stats, sigma, should_stop, started)
         if cfg.train.updates == "simultaneous" and progress.d_before is None:
             progress.d_before = self._d_snapshot()
         try:
@@ -401,9 +415,20 @@ class Trainer:
         except StepInterruptedError:
             progress.seconds += time.perf_counter() - started
             raise
+        return self._finish_step(progress, d_stats | g_stats, sigma, should_stop, started)
+
+    def _finish_step(
+        self,
+        progress: _StepProgress,
+        stats: dict[str, Any],
+        sigma: float,
+        should_stop: Callable[[], bool] | None,
+        started: float,
+    ) -> dict[str, float]:
+        """Count the step whose updates are all made, and report it with its speed."""
         self._progress = None
         self.step_count += 1
-        metrics = self._report(d_stats | g_stats, sigma, should_stop)
+        metrics = self._report(stats, sigma, should_stop)
         elapsed = progress.seconds + time.perf_counter() - started
         ema = self._seconds_per_step
         self._seconds_per_step = elapsed if ema is None else 0.9 * ema + 0.1 * elapsed
@@ -412,10 +437,24 @@ class Trainer:
             metrics["config_changed"] = 1.0
         return metrics
 
+    def _family_update(self) -> dict[str, Any]:
+        """One update of a family that is not adversarial: its loss on a fresh batch, one optimiser step over its
+        whole model (``opt_g``)."""
+        cfg = self.config
+        x, _ = self.data.sample(cfg.train.batch_size, self.rng)
+        loss, stats = self.family.loss(self.generator, x, cfg, self.rng)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        stats["grad_norm"] = grad_norm([p.grad for p in self.generator.parameters() if p.grad is not None])
+        self.opt_g.step()
+        return stats
+
     def _report(self, stats: dict[str, Any], sigma: float, should_stop: Callable[[], bool] | None) -> dict[str, float]:
         """The metrics row of the step just counted: what its updates measured (a single update reports only its
         own network's figures), the trick settings, and the quality measurement when one is due."""
         cfg = self.config
+        if not self.family.adversarial:
+            return self._report_family(stats, should_stop)
         names: list[str] = [
             k for k in ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g") if k in stats
         ]
@@ -436,6 +475,24 @@ class Trainer:
         if "replayed" in stats:
             metrics["replay_fraction"] = stats["replayed"] / cfg.train.batch_size
         metrics["r1_gamma"] = cfg.tricks.r1_gamma
+        return self._with_quality(metrics, should_stop)
+
+    def _report_family(self, stats: dict[str, Any], should_stop: Callable[[], bool] | None) -> dict[str, float]:
+        """A non-adversarial family's row: its own figures (``Family.metrics``), the gradient norm of its model,
+        and its live weights (a VAE's β), then quality on the same schedule as the GAN's."""
+        names = [k for k in (*self.family.metrics, "grad_norm") if k in stats]
+        values = torch.stack([stats[k].float() for k in names]).tolist()  # one device sync
+        metrics: dict[str, float] = dict(zip(names, values))
+        for name, value in metrics.items():
+            if not math.isfinite(value):
+                raise DivergenceError(self.step_count, name, value)
+        metrics["step"] = float(self.step_count)
+        if self.family.name == "vae":
+            metrics["kl_weight"] = self.config.train.kl_weight
+        return self._with_quality(metrics, should_stop)
+
+    def _with_quality(self, metrics: dict[str, float], should_stop: Callable[[], bool] | None) -> dict[str, float]:
+        cfg = self.config
         judge_arrived = self._judge is not None and self._judge.arrived
         if self.step_count % cfg.stream.eval_every == 0 or self.step_count == 1 or judge_arrived:
             try:
@@ -472,6 +529,8 @@ class Trainer:
         then leaves no trace (``StepInterruptedError``), a full step carries on at the next call."""
         if update not in MANUAL:
             raise ValueError(f"update: expected one of {', '.join(MANUAL)}, not {update!r}")
+        if update != "both" and not self.family.adversarial:
+            raise ValueError(f"update: family {self.family.name} has no separate D and G updates; take one step")
         if update == "both":
             metrics = self.step(should_stop)
         else:
@@ -590,12 +649,25 @@ class Trainer:
     # ------------------------------------------------------------------------------- sampling and quality
 
     def sample(self, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``n`` samples from a latent fixed by ``seed``; the training random stream is not touched."""
-        return generate(self.generator, self.config, n, seed, self.device, labels, self.data.num_classes)
+        """``n`` samples from a latent fixed by ``seed`` (by the family's sampler); the training random stream is not
+        touched."""
+        return self.family.sample(self.generator, self.config, n, seed, self.device, labels, self.data.num_classes)
+
+    def _timed_sample(self, n: int, seed: int, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+        """``sample`` and its cost in milliseconds per sample (``ms_per_sample``): one pass of G for a GAN or a
+        decoder, one pass per dimension for an autoregressive model."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        started = time.perf_counter()
+        samples = self.sample(n, seed, labels)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return samples, (time.perf_counter() - started) * 1000 / n
 
     def evaluate(self, remember: bool = False) -> dict[str, float]:
         """Quality on a fixed latent: mode metrics for Gaussian mixtures, classifier metrics for labelled images
-        (none while a judge prepared in the background is not ready).
+        (none while a judge prepared in the background is not ready), each with ``ms_per_sample``, the time the
+        family's sampler took to draw them.
 
         ``remember``: one of the measurements ``step()`` makes on its schedule. Only those report a mixture's
         ``mode_drift``, against the one before (none at the first); an extra measurement (a final one, the CLI's)
@@ -603,8 +675,9 @@ class Trainer:
         n = self.config.stream.eval_samples
         seed = self.config.seed + EVAL_SEED_OFFSET
         if self.data.centers is not None and self.data.std is not None:
-            samples, centers = self.sample(n, seed).cpu(), self.data.centers.cpu()
-            metrics = mode_quality(samples, centers, self.data.std)
+            drawn, cost = self._timed_sample(n, seed)
+            samples, centers = drawn.cpu(), self.data.centers.cpu()
+            metrics = mode_quality(samples, centers, self.data.std) | {"ms_per_sample": cost}
             modes = mode_distribution(samples, centers, self.data.std)
             if remember:
                 if self._modes_before is not None and self._modes_before.shape == modes.shape:
@@ -618,8 +691,9 @@ class Trainer:
             labels = None
             if self.config.model.conditional:
                 labels = torch.arange(n, device=self.device) % self.data.num_classes
-            return judge.evaluate(self.sample(n, seed, labels), labels)
-        return {}
+            drawn, cost = self._timed_sample(n, seed, labels)
+            return judge.evaluate(drawn, labels) | {"ms_per_sample": cost}
+        return {}  # nothing to measure (spiral, moons, the Dirac-GAN's point): no samples drawn, no cost timed
 
     def judge(self) -> ImageJudge:
         """The quality judge of labelled image data, waiting for it (or preparing it here) if need be."""

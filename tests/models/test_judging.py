@@ -16,11 +16,12 @@ import pytest
 
 from models import image_metrics
 from models.image_metrics import load_judge
+from models.metrics import TIMING_METRICS
 from models.trainer import Trainer
 from tests.models.tiny import small_digits, tiny_config, tiny_digits_config
 
 JUDGE_METRICS = {"fd", "class_coverage", "class_kl"}
-NOT_TRAINING = JUDGE_METRICS | {"it_per_s"}  # quality and wall-clock figures: not part of the training itself
+NOT_TRAINING = JUDGE_METRICS | TIMING_METRICS  # quality and wall-clock figures: not part of the training itself
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
