@@ -92,9 +92,9 @@ def test_a_fork_interrupted_before_its_first_checkpoint_resumes_as_the_fork(tmp_
     base = next(again)
     try:
         assert httpx.get(f"{base}/api/runs/{child['id']}").json()["status"] == "interrupted"
-        assert httpx.post(f"{base}/api/runs/{child['id']}/resume").status_code == 202
         with connect(ws_url(base, child["id"])) as ws:
-            ws.recv(timeout=30)
+            ws.recv(timeout=30)  # subscribed before the resume: its "running" cannot come before the snapshot
+            assert httpx.post(f"{base}/api/runs/{child['id']}/resume").status_code == 202
             running = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")[-1]
             assert running["step"] == child["parent_step"]  # the parent's weights, not a fresh start
             rows = receive_until(ws, lambda e: e["type"] == "metrics")[-1]["rows"]

@@ -65,6 +65,9 @@ def base(server: str) -> Iterator[str]:
 
 
 def test_health_reports_the_clusters_nodes_and_free_resources(base: str):
+    # The server answers before its bridge has joined the cluster (a Ray Client connection takes seconds on a
+    # loaded machine): until then health says it is connecting.
+    sweeps.wait_until(lambda: httpx.get(f"{base}/api/health").json()["cluster"]["connected"], "the cluster joined")
     health = httpx.get(f"{base}/api/health").json()
     assert health["executor"] == "RayExecutor"
     cluster = health["cluster"]

@@ -147,9 +147,9 @@ def test_runs_left_live_become_interrupted_after_a_restart_and_resume_from_their
     try:
         detail = httpx.get(f"{base}/api/runs/{run['id']}").json()
         assert detail["status"] == "interrupted" and detail["step"] > 0
-        assert httpx.post(f"{base}/api/runs/{run['id']}/resume").status_code == 202
         with connect(ws_url(base, run["id"])) as ws:
-            ws.recv(timeout=30)
+            ws.recv(timeout=30)  # subscribed before the resume: its "running" cannot come before the snapshot
+            assert httpx.post(f"{base}/api/runs/{run['id']}/resume").status_code == 202
             running = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running")[-1]
             assert running["step"] >= 20
             ws.send(json.dumps({"type": "stop"}))

@@ -188,7 +188,9 @@ def test_pause_patch_and_stop_act_at_once_while_a_step_waits_its_turn(server: Se
     run_id = server.run(stream={"samples_every": 100_000, "max_steps_per_second": 0.2})  # a step every 5 s
     with server.ws("owner", run_id) as ws:
         receive(ws, 30)
-        receive_until(ws, lambda e: e["type"] == "metrics")  # step 1; step 2 waits its turn
+        # The first step this socket sees (step 1, or step 2 when step 1 came before it subscribed); the next
+        # waits its turn, 5 s away.
+        seen_step = receive_until(ws, lambda e: e["type"] == "metrics")[-1]["rows"][-1]["step"]
         time.sleep(0.3)
         sent = time.monotonic()
         ws.send(json.dumps({"type": "patch", "id": "p", "patch": {"tricks": {"label_smoothing": 0.1}}}))
@@ -198,7 +200,7 @@ def test_pause_patch_and_stop_act_at_once_while_a_step_waits_its_turn(server: Se
         ws.send(json.dumps({"type": "pause"}))
         seen = receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "paused", 5)
         paused = time.monotonic() - sent
-        assert seen[-1]["step"] == 1
+        assert seen[-1]["step"] == seen_step
         ws.send(json.dumps({"type": "resume"}))
         receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "running", 5)
         receive_until(ws, lambda e: e["type"] == "metrics", 10)  # step 2 at once after the resume
