@@ -17,6 +17,7 @@ the server owns those.
 
 from __future__ import annotations
 
+import importlib
 import io
 import multiprocessing as mp
 import os
@@ -86,7 +87,8 @@ class Emitter:
         self.last_flush = time.monotonic()
 
 
-#: What the fork server imports once for every worker forked from it (``worker_context``): what ``_warm_up`` imports.
+#: What the fork server imports once for every worker forked from it (``worker_context``), and ``_warm_up`` for any
+#: other: everything slow to import that a run needs.
 PRELOAD = [
     "torch",
     "torch._dynamo",  # imported lazily by the first optimizer built: ~1.5 s a worker would otherwise pay
@@ -136,13 +138,12 @@ def worker_main(control: Connection, event_pipe: Connection) -> None:
 def _warm_up() -> None:
     """Everything a run needs that is slow the first time: imports (torch, and scikit-learn's datasets, which the
     digits and moons datasets load from), and one tiny training step so lazy initialisation inside torch (kernels,
-    autograd, allocator) is paid before a user is waiting."""
-    import sklearn.datasets  # noqa: F401
+    autograd, allocator) is paid before a user is waiting. The imports are ``PRELOAD``'s, which a forked worker has
+    already (the fork server imported them) and anything else starting a worker pays here."""
+    for module in PRELOAD:
+        importlib.import_module(module)
     import torch
 
-    import models.checkpoint
-    import models.field
-    import models.sampling  # noqa: F401
     from models.config import parse_config
     from models.trainer import Trainer
 
