@@ -6,6 +6,10 @@ generator/discriminator imbalance, sensitivity to hyperparameters) and then the 
 (experience replay, training with labels, adding noise, unrolling). One lesson past the chapter closes it: the
 zero-centred gradient penalty that Mescheder et al. (2018) prove makes the Dirac-GAN converge.
 
+Before the problems comes the chapter's taxonomy (6.2): explicit, approximate and implicit density, one family of
+each trained on the same data (``together``: the presets to start at once and watch side by side, one set per
+dataset).
+
 A lesson only names presets and sweep lessons; what each shows and how it is measured lives with the preset
 (``models/presets.py``) and the sweep lesson (``models/sweeps.py``), so there is one description of each.
 """
@@ -19,19 +23,34 @@ from typing import Literal
 @dataclass(frozen=True)
 class Lesson:
     name: str
-    kind: Literal["problem", "fix"]
+    kind: Literal["taxonomy", "problem", "fix"]
     title: str
     chapter: str  # where in the chapter (or past it) the lesson comes from
     problem: tuple[str, ...]  # presets that show the problem
     fix: tuple[str, ...] = ()  # presets that show the fix (beside the problem, same seed)
     sweeps: tuple[str, ...] = ()  # sweep lessons
     watch: tuple[str, ...] = ()  # the metrics that tell the story
+    together: tuple[tuple[str, ...], ...] = ()  # sets of presets to run at once, side by side (one per dataset)
 
 
 PROBLEMS = "6.4.1 Problems"
 SOLUTIONS = "6.4.1 Solutions"
 
+TAXONOMY = "6.2 Generative Model Taxonomy"
+
 LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        "density-families",
+        "taxonomy",
+        "Explicit, approximate and implicit density: four families on the same data",
+        f"{TAXONOMY}: explicit density (MADE), approximate density (AE, VAE), implicit density (the GAN)",
+        problem=(),
+        together=(
+            ("ring-made", "ring-vae", "ring-ae", "ring-unrolled"),
+            ("digits-made", "digits-vae", "digits-ae", "digits-dcgan"),
+        ),
+        watch=("modes_covered", "hq_fraction", "fd", "class_coverage", "nll", "ms_per_sample"),
+    ),
     Lesson(
         "non-convergence",
         "problem",

@@ -167,18 +167,22 @@ def meta() -> Meta:
 
 class LessonOut(BaseModel):
     name: str
-    kind: str = Field(description="problem or fix")
+    kind: str = Field(description="taxonomy, problem or fix")
     title: str
     chapter: str = Field(description="Where in the course chapter (or past it) the lesson comes from.")
     problem: list[str] = Field(description="Presets that show the problem.")
     fix: list[str] = Field(description="Presets that show the fix, to run beside the problem with the same seed.")
     sweeps: list[str] = Field(description="Sweep lessons (POST /api/sweeps {lesson}).")
     watch: list[str] = Field(description="The metrics that tell the story.")
+    together: list[list[str]] = Field(
+        description="Sets of presets to start at once and watch side by side (one set per dataset): a taxonomy "
+        "lesson's families on the same data."
+    )
 
 
 @router.get("/lessons")
 def lessons() -> list[LessonOut]:
-    """The chapter's problems, then its fixes, in the chapter's order (``models/lessons.py``)."""
+    """The chapter's taxonomy, its problems, then its fixes, in the chapter's order (``models/lessons.py``)."""
     return [
         LessonOut(
             name=lesson.name,
@@ -189,6 +193,7 @@ def lessons() -> list[LessonOut]:
             fix=list(lesson.fix),
             sweeps=list(lesson.sweeps),
             watch=list(lesson.watch),
+            together=[list(names) for names in lesson.together],
         )
         for lesson in LESSONS
     ]

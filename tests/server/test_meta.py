@@ -37,16 +37,21 @@ def test_presets_lists_every_preset_with_a_valid_config(live_server: str):
 def test_lessons_serve_the_chapter_in_its_order_with_presets_that_exist(live_server: str):
     body = httpx.get(f"{live_server}/api/lessons").json()
     assert [lesson["name"] for lesson in body] == [lesson.name for lesson in LESSONS]
-    assert [lesson["name"] for lesson in body][:5] == [
+    assert [lesson["name"] for lesson in body][:6] == [
+        "density-families",
         "non-convergence",
         "mode-collapse",
         "diminished-gradient",
         "imbalance",
         "hyperparameter-sensitivity",
     ]
-    first = body[0]
+    taxonomy, first = body[0], body[1]
+    assert (
+        taxonomy["kind"] == "taxonomy" and ["ring-made", "ring-vae", "ring-ae", "ring-unrolled"] in taxonomy["together"]
+    )
     assert first["problem"][0] == "dirac-gan" and "dirac-gan-r1" in first["fix"] and "theta" in first["watch"]
-    assert all(set(lesson["problem"] + lesson["fix"]) <= set(PRESETS) for lesson in body)
+    named = [set(lesson["problem"] + lesson["fix"] + sum(lesson["together"], [])) for lesson in body]
+    assert all(names <= set(PRESETS) for names in named)
 
 
 def test_meta_serves_the_vocabulary_defined_once_in_python(live_server: str):
