@@ -547,4 +547,15 @@ def preset_config(name: str, overrides: dict[str, Any] | None = None) -> RunConf
     return apply_patch(config, overrides, live_only=False) if overrides else config
 
 
-__all__ = ["PRESETS", "ConfigError", "Preset", "PresetError", "get_preset", "preset_config"]
+def same_setup(preset: str, run_config: dict[str, Any]) -> bool:
+    """Whether a run's config is the preset's, up to the seed, the device and the length (which change the draw or
+    how far it got, not what it shows), so that its samples may stand for the preset's picture."""
+    try:
+        config = parse_config(run_config)
+    except ConfigError:
+        return False  # a config from an older schema: not this preset's any more
+    strip = {"seed", "device", "steps"}
+    return config.model_dump(exclude=strip) == get_preset(preset).config().model_dump(exclude=strip)
+
+
+__all__ = ["PRESETS", "ConfigError", "Preset", "PresetError", "get_preset", "preset_config", "same_setup"]

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from server.api import artifacts, datasets, meta, runs, stream, sweeps, users
+from server.api import artifacts, datasets, meta, preset_runs, runs, stream, sweeps, users
 from server.api.errors import database_unavailable
 from server.db.engine import DATABASE_ERRORS, make_engine, make_session_factory, sqlite_url
 from server.db.migrate import upgrade
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UploadLimitMiddleware)  # counts the bytes as they arrive, before anything inside reads them
     app.add_middleware(HostAndSiteMiddleware)  # outermost: a foreign Host or a forged request goes no further
     app.include_router(meta.router)
+    app.include_router(preset_runs.router)
     app.include_router(artifacts.router)
     app.include_router(datasets.router)
     app.include_router(runs.router)

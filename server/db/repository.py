@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Select, cast, false, func, literal, or_, select, text, true, update
+from sqlalchemy import BigInteger, Select, case, cast, false, func, literal, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -99,6 +99,20 @@ def list_runs(
     filtered as ``_run_filter`` says."""
     query = _run_filter(select(Run), visible_to, shared).order_by(Run.created_at.desc(), Run.id.desc()).offset(offset)
     return list(session.scalars(query if limit is None else query.limit(limit)))
+
+
+def preset_runs_with_weights(session: Session, preset: str, limit: int, *, visible_to: str | None = None) -> list[Run]:
+    """Runs started from ``preset`` as it is (not forks, not sweep cells, which change a setting) that have trained,
+    best to draw from first: ended runs before live ones (they show the outcome), then the furthest trained, then
+    the newest. Whether a run overrode a setting of the preset only its config says: the caller checks."""
+    query = _run_filter(select(Run), visible_to, None).where(
+        Run.preset == preset,
+        Run.parent_id.is_(None),
+        Run.sweep_id.is_(None),
+        or_(Run.checkpoint_step.is_not(None), Run.step > 0),
+    )
+    live_last = case((Run.status.in_(sorted(LIVE_STATUSES)), 1), else_=0)
+    return list(session.scalars(query.order_by(live_last, Run.step.desc(), Run.created_at.desc()).limit(limit)))
 
 
 def count_runs(session: Session, *, visible_to: str | None = None, shared: bool | None = None) -> int:
