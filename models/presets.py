@@ -173,8 +173,9 @@ PRESETS: dict[str, Preset] = {
             group="density-ring",
             watch=["elbo", "kl", *FAMILY_WATCH_2D],
             effect=Effect(
-                (("modes_covered", ">=", 8), ("hq_fraction", "<=", 0.45)),
-                "all 8 modes covered, fewer than half of the samples within 3σ of one",
+                (("elbo", ">=", -2.0), ("modes_covered", ">=", 8), ("hq_fraction", "<=", 0.45)),
+                "trained (elbo above −2 nats, from below −3.5), all 8 modes covered, fewer than half of the samples "
+                "within 3σ of one",
             ),
         ),
         Preset(
