@@ -30,7 +30,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported by the worker itself, not by the server that starts it
+    from models.latent import LatentView
 
 FLUSH_SECONDS = 0.05
 LIVE_WEIGHTS_SECONDS = 2.0  # the generator's weights reach disk this often: how stale a live run's samples can be
@@ -96,6 +99,7 @@ PRELOAD = [
     "models.checkpoint",
     "models.config",
     "models.field",
+    "models.latent",
     "models.sampling",
     "models.trainer",
     "server.worker",
@@ -282,6 +286,7 @@ class Preparing:
 def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: Any) -> None:
     from models.alerts import AlertMonitor, remedy
     from models.config import ConfigError
+    from models.latent import latent_view
     from models.trainer import MANUAL, StepInterruptedError
     from server.paths import live_generator_path
 
@@ -295,6 +300,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     last_started: float | None = None  # when the previous step began, while steps follow each other unpaused
     weights = LiveWeights(live_generator_path(spec.data_dir, spec.run_id))
     preparing = Preparing()
+    latent = latent_view(trainer)  # an AE or VAE run's frames also show its latent space; None for the others
 
     def patch(message: dict[str, Any]) -> None:
         try:
@@ -326,7 +332,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     def frames() -> None:
         try:
             with trainer.interruptible(controls.interrupt):
-                _frames(trainer, out)
+                _frames(trainer, out, latent)
         except StepInterruptedError:
             pass  # a frame of a large model gives way to a pause or stop: the next one comes after
 
@@ -445,21 +451,23 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
             checkpoint()
 
 
-def _frames(trainer: Any, out: Emitter) -> None:
-    """A sample frame (points, or a PNG grid of images) and, for 2D runs, a field frame."""
+def _frames(trainer: Any, out: Emitter, latent: LatentView | None = None) -> None:
+    """A sample frame (points, or a PNG grid of images) and, for 2D runs, a field frame. An AE or VAE run's frame
+    (its field frame, or its image samples frame) also carries its latent space (``latent``, a
+    ``models.latent.LatentView``): the ``latent`` points and ``latent_info``."""
     from models.field import field_frame
     from models.sampling import image_grid
 
     stream = trainer.config.stream
     seed = trainer.config.seed + 1  # a fixed latent: frames are comparable across steps
+    codes = {} if latent is None else latent.frame(trainer.generator)
     if trainer.data.is_image:
         buffer = io.BytesIO()
         # At its own size: the page scales it up pixelated (CSS), so enlarging it here only cost every viewer bytes.
         image_grid(trainer.sample(min(stream.n_samples, 64), seed).cpu()).save(buffer, format="PNG")
-        out.emit("samples", step=trainer.step_count, png=buffer.getvalue())
+        out.emit("samples", step=trainer.step_count, png=buffer.getvalue(), **codes)
     elif trainer.config.model.conditional:
         out.emit("samples", step=trainer.step_count, points=trainer.sample(stream.n_samples, seed).cpu().tolist())
     else:
-        out.emit(
-            "field", step=trainer.step_count, **field_frame(trainer, stream.n_samples, stream.field_resolution, seed)
-        )
+        frame = field_frame(trainer, stream.n_samples, stream.field_resolution, seed)
+        out.emit("field", step=trainer.step_count, **frame, **codes)
