@@ -12,9 +12,6 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.config import JsonDict
 
-LIVE: JsonDict = {"live": True}
-
-
 # The fixes a run can switch on, in the order the run view shows them: what each does in one line and the paper it
 # comes from. A field that belongs to one names it (``fix=``); the schema carries both (``config_schema``), so the
 # page groups its controls by fix without a list of its own.
@@ -63,16 +60,28 @@ FIXES: dict[str, dict[str, str]] = {
 }
 
 
-def live(default: Any, description: str, *, fix: str | None = None, **limits: Any) -> Any:
-    """A field that may be patched while the run trains; ``fix`` names the entry of FIXES it belongs to."""
-    extra: JsonDict = LIVE if fix is None else {**LIVE, "fix": fix}
-    return Field(default, description=description, json_schema_extra=extra, **limits)
+def _extra(live: bool, fix: str | None, families: tuple[str, ...] | None) -> JsonDict:
+    extra: JsonDict = {"live": live}
+    if fix is not None:
+        extra["fix"] = fix
+    if families is not None:
+        extra["families"] = list(families)
+    return extra
 
 
-def fixed(default: Any, description: str, *, fix: str | None = None, **limits: Any) -> Any:
+def live(
+    default: Any, description: str, *, fix: str | None = None, families: tuple[str, ...] | None = None, **limits: Any
+) -> Any:
+    """A field that may be patched while the run trains; ``fix`` names the entry of FIXES it belongs to, ``families``
+    the model families that read it when not all do (``field_families``)."""
+    return Field(default, description=description, json_schema_extra=_extra(True, fix, families), **limits)
+
+
+def fixed(
+    default: Any, description: str, *, fix: str | None = None, families: tuple[str, ...] | None = None, **limits: Any
+) -> Any:
     """A field fixed for the life of a run; changing it needs a fork."""
-    extra: JsonDict = {"live": False} if fix is None else {"live": False, "fix": fix}
-    return Field(default, description=description, json_schema_extra=extra, **limits)
+    return Field(default, description=description, json_schema_extra=_extra(False, fix, families), **limits)
 
 
 def file_path(default: Any, description: str, **limits: Any) -> Any:
@@ -185,10 +194,12 @@ IMAGE_KINDS = frozenset({"digits", "fashion_mnist"})
 
 
 FamilyName = Literal["gan", "ae", "vae", "made"]
+FAMILIES: tuple[FamilyName, ...] = get_args(FamilyName)
 # Tricks that only mean something against a discriminator: switched on in a run of another family, they are refused
-# (``RunConfig._consistent``) rather than silently doing nothing. D's own settings (train.lr_d, d_steps, loss,
-# gp_weight, updates) and a trick's sub-settings while it is off are inert there: they have defaults, so they cannot
-# be told apart from a user's choice, and a non-GAN family documents that it ignores them.
+# (``RunConfig._consistent``) rather than silently doing nothing. D's own settings (D_SETTINGS) and a trick's
+# sub-settings while it is off are inert there: they have defaults, so they cannot be told apart from a user's choice,
+# and a non-GAN family documents that it ignores them. The schema marks all of them GAN-only (``field_families``), so
+# the page offers them for a GAN alone.
 GAN_TRICKS_ON: dict[str, Any] = {
     "tricks.label_smoothing": lambda t: t.label_smoothing > 0,
     "tricks.instance_noise.std": lambda t: t.instance_noise.std > 0,
@@ -198,6 +209,7 @@ GAN_TRICKS_ON: dict[str, Any] = {
     "tricks.pack": lambda t: t.pack > 1,
     "tricks.r1_gamma": lambda t: t.r1_gamma > 0,
 }
+D_SETTINGS = ("train.lr_d", "train.d_steps", "train.loss", "train.gp_weight", "train.updates")
 
 
 class ModelConfig(Strict):
@@ -213,7 +225,7 @@ class ModelConfig(Strict):
         "MLP for any data; DCGAN for 8, 16, 28 or 32 px images; dirac: the Dirac-GAN's one-parameter G(z) = θ and "
         "linear D(x) = ψ·x (dataset.kind dirac only).",
     )
-    z_dim: int = fixed(16, "Latent dimension.", ge=1, le=512)
+    z_dim: int = fixed(16, "Latent dimension.", families=("gan", "ae", "vae"), ge=1, le=512)
     hidden: int = fixed(
         64,
         "MLP: units per hidden layer. DCGAN: channels of G's last and D's first conv (doubling per level).",
@@ -223,17 +235,26 @@ class ModelConfig(Strict):
     layers: int = fixed(2, "MLP: hidden layers in G and in D.", ge=1, le=8)
     activation: Literal["relu", "leaky_relu", "tanh"] = fixed("relu", "MLP hidden activation.")
     upsample: Literal["transposed", "resize_conv"] = fixed(
-        "transposed", "DCGAN upsampler: transposed conv, or nearest resize then conv (Odena et al. 2016)."
+        "transposed",
+        "DCGAN upsampler: transposed conv, or nearest resize then conv (Odena et al. 2016).",
+        families=("gan",),
     )
-    batch_norm: bool = fixed(True, "DCGAN: batch norm in G and D (never on G's output or D's input).")
-    conditional: bool = fixed(False, "Conditional GAN: the label is fed to G and D (needs a labelled dataset).")
-    label_dim: int = fixed(16, "Size of the label embedding of a conditional GAN.", ge=1, le=256)
-    theta0: float = fixed(1.0, "Dirac-GAN: G's parameter θ at step 0 (the equilibrium is θ = ψ = 0).", ge=-10, le=10)
-    psi0: float = fixed(1.0, "Dirac-GAN: D's parameter ψ at step 0.", ge=-10, le=10)
+    batch_norm: bool = fixed(
+        True, "DCGAN: batch norm in G and D (never on G's output or D's input).", families=("gan",)
+    )
+    conditional: bool = fixed(
+        False, "Conditional GAN: the label is fed to G and D (needs a labelled dataset).", families=("gan",)
+    )
+    label_dim: int = fixed(16, "Size of the label embedding of a conditional GAN.", families=("gan",), ge=1, le=256)
+    theta0: float = fixed(
+        1.0, "Dirac-GAN: G's parameter θ at step 0 (the equilibrium is θ = ψ = 0).", families=("gan",), ge=-10, le=10
+    )
+    psi0: float = fixed(1.0, "Dirac-GAN: D's parameter ψ at step 0.", families=("gan",), ge=-10, le=10)
     decoder_std: float = fixed(
         0.1,
         "VAE: σ of its Gaussian decoder p(x|z) = N(x̂, σ²I). The smaller, the more of x the code must carry against "
         "the KL term: a σ far above the data's own detail lets q(z|x) collapse onto the prior.",
+        families=("vae",),
         gt=0,
         le=10,
     )
@@ -241,6 +262,7 @@ class ModelConfig(Strict):
         64,
         "MADE on 2D data: each coordinate is quantised into this many bins over the data's bounds, a categorical "
         "per coordinate (images are binarised instead).",
+        families=("made",),
         ge=2,
         le=512,
     )
@@ -252,7 +274,13 @@ LossName = Literal["minimax", "nonsaturating", "least_squares", "hinge", "wasser
 
 
 class TrainConfig(Strict):
-    lr_g: float = live(2e-4, "Generator learning rate.", fix="two_time_scale", gt=0, le=1)
+    lr_g: float = live(
+        2e-4,
+        "Generator learning rate (every network's, in a family other than the GAN).",
+        fix="two_time_scale",
+        gt=0,
+        le=1,
+    )
     lr_d: float = live(2e-4, "Discriminator learning rate.", fix="two_time_scale", gt=0, le=1)
     betas: tuple[float, float] = live(
         (0.5, 0.999), "Adam's (β1, β2); SGD uses β1 as momentum, RMSprop β2 as its smoothing constant."
@@ -271,6 +299,7 @@ class TrainConfig(Strict):
     kl_weight: float = live(
         1.0,
         "VAE: weight β of the KL term, loss = recon + β·KL (1 is the ELBO; Higgins et al. 2017 for β ≠ 1).",
+        families=("vae",),
         ge=0,
         le=100,
     )
@@ -554,7 +583,52 @@ def path_exists(path: str, data: dict[str, Any]) -> bool:
     return True
 
 
+def _leaf_extras(model: type[BaseModel] = RunConfig, prefix: str = "") -> dict[str, dict[str, Any]]:
+    """{dotted path: the field's schema extras (live, fix, families)} of every leaf outside the dataset union."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out |= _leaf_extras(annotation, path + ".")
+        elif not _models_in(annotation):  # a leaf, not the dataset union (its kinds' fields are every family's)
+            out[path] = dict(info.json_schema_extra) if isinstance(info.json_schema_extra, dict) else {}
+    return out
+
+
+def field_families() -> dict[str, list[str]]:
+    """{dotted path: the model families that read it} for every field that not all of them read, so the page offers
+    a run only the settings that act on it. The GAN's alone: every setting of a fix one of GAN_TRICKS_ON belongs to
+    (a trick with its sub-settings) and D_SETTINGS; the others name theirs (``families=``)."""
+    extras = _leaf_extras()
+    gan_fixes = {extras[path].get("fix") for path in GAN_TRICKS_ON} - {None}
+    out: dict[str, list[str]] = {}
+    for path, extra in extras.items():
+        if "families" in extra:
+            out[path] = list(extra["families"])
+        elif path in D_SETTINGS or extra.get("fix") in gan_fixes:
+            out[path] = ["gan"]
+    return out
+
+
 def config_schema() -> dict[str, Any]:
     """JSON schema of RunConfig; every leaf carries ``live`` true/false beside its limits, a field that belongs to
-    a fix names it (``fix``), and ``fixes`` describes each fix (FIXES, in order)."""
-    return {**RunConfig.model_json_schema(), "fixes": FIXES}
+    a fix names it (``fix``), a field not every model family reads lists those that do (``families``), and ``fixes``
+    describes each fix (FIXES, in order), with the families all of whose settings apply to them (``families``)."""
+    schema = RunConfig.model_json_schema()
+    families = field_families()
+    for path, names in families.items():
+        node = schema
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node["properties"][part]
+            if "$ref" in node:
+                node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        node["properties"][leaf]["families"] = names
+    extras = _leaf_extras()
+    fixes: dict[str, dict[str, Any]] = {}
+    for key, fix in FIXES.items():
+        settings = [path for path, extra in extras.items() if extra.get("fix") == key]
+        # A fix is offered to the families that read every one of its settings (two time-scales: lr_d, the GAN's).
+        fixes[key] = {**fix, "families": [f for f in FAMILIES if all(f in families.get(p, FAMILIES) for p in settings)]}
+    return {**schema, "fixes": fixes}

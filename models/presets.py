@@ -167,8 +167,8 @@ PRESETS: dict[str, Preset] = {
             "How much it smears is the decoder's σ (model.decoder_std, 0.3 here, six times the ring's own spread): "
             "the VAE explains detail finer than σ as noise, so it never has to draw it. At σ 0.1 its samples are "
             "about as sharp as the unrolled GAN's (hq about 0.6); β (train.kl_weight, live) trades the other way: "
-            "raise it and the codes crowd towards the prior, and the ring blurs further. The field view shows the "
-            "latent plane with each point's code coloured by its mode.",
+            "raise it and the codes crowd towards the prior, and the ring blurs further. The latent-space panel "
+            "shows each point's code coloured by its mode, inside the prior's circles.",
             _family("vae", "ring", decoder_std=0.3),
             group="density-ring",
             watch=["elbo", "kl", *FAMILY_WATCH_2D],
@@ -186,8 +186,9 @@ PRESETS: dict[str, Preset] = {
             "loss says where the codes lie, so decoding codes drawn from N(0, I), as a generator must, lands mostly "
             "off the data: hq_fraction stays near 0.05 (a GAN or a VAE reaches 0.35 to 0.85 here). The samples do "
             "touch all 8 modes, since the decoder's image of the latent plane is a curve through them; what is "
-            "missing is a distribution over that plane. The VAE's prior is exactly that repair. The field view "
-            "shows the codes of the data, coloured by mode, away from where the prior puts its mass.",
+            "missing is a distribution over that plane. The VAE's prior is exactly that repair. The latent-space "
+            "panel shows why: the codes of the data sit in 8 tight clouds, coloured by mode, and the prior's mass "
+            "falls mostly between them.",
             _family("ae", "ring"),
             group="density-ring",
             watch=["recon", *FAMILY_WATCH_2D],

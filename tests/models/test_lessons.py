@@ -34,7 +34,9 @@ def test_the_taxonomy_comes_first_then_the_problems_in_the_chapters_order_then_t
 
 def test_every_preset_and_sweep_lesson_is_taught_by_some_lesson():
     """A preset no lesson names is missing from the page's gallery and the README's lesson order."""
-    named = {name for lesson in LESSONS for name in lesson.problem + lesson.fix + sum(lesson.together, ())}
+    named = {
+        name for lesson in LESSONS for name in (*lesson.problem, *lesson.fix, *(n for s in lesson.together for n in s))
+    }
     assert set(PRESETS) - named == set()
     assert set(SWEEP_LESSONS) == {name for lesson in LESSONS for name in lesson.sweeps}
 

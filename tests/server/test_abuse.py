@@ -37,6 +37,7 @@ from numpy.lib import format as npy_format
 from websockets.sync.client import connect
 
 from models.config import config_schema
+from models.presets import PRESETS
 from server.api.runs import DETAIL_ENTRIES, RUNS_PAGE, RUNS_PAGE_MAX
 from server.db.repository import METRICS_MAX_POINTS
 from tests.server.conftest import api_routes, serve
@@ -550,6 +551,11 @@ READ_BOUNDS: dict[str, tuple[str, str | None, int | str]] = {
     "/api/schema": ("constant: the config schema", "/api/schema", MiB),
     "/api/presets": ("constant: the presets", "/api/presets", MiB),
     "/api/lessons": ("constant: the chapter's lessons", "/api/lessons", MiB),
+    "/api/presets/runs": (
+        "one run summary per known preset, each named once (422 for an unknown one)",
+        f"/api/presets/runs?names={','.join([*PRESETS, *PRESETS])}",
+        len(PRESETS) * 2048,
+    ),
     "/api/sweeps/lessons": ("constant: the sweep lessons", "/api/sweeps/lessons", MiB),
     "/api/sweeps": (
         "pages of at most SWEEPS_PAGE_MAX sweeps",

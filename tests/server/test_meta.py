@@ -50,7 +50,9 @@ def test_lessons_serve_the_chapter_in_its_order_with_presets_that_exist(live_ser
         taxonomy["kind"] == "taxonomy" and ["ring-made", "ring-vae", "ring-ae", "ring-unrolled"] in taxonomy["together"]
     )
     assert first["problem"][0] == "dirac-gan" and "dirac-gan-r1" in first["fix"] and "theta" in first["watch"]
-    named = [set(lesson["problem"] + lesson["fix"] + sum(lesson["together"], [])) for lesson in body]
+    named = [
+        {*lesson["problem"], *lesson["fix"], *(n for names in lesson["together"] for n in names)} for lesson in body
+    ]
     assert all(names <= set(PRESETS) for names in named)
 
 

@@ -48,7 +48,9 @@ function markerPlugin(getChanges) {
  * @param {() => {x: number[], columns: [string, string, (number|null)[], string?, string?][], changes: any[]}} source
  */
 export function createChart(host, spec, source) {
-  const box = h("figure", { class: "chart", testid: spec.testid || `chart-${spec.id}` },
+  // Hidden until a series of it has data: a chart of metrics this run never reports (a GAN's D(x) in a VAE's view)
+  // is not drawn as an empty box.
+  const box = h("figure", { class: "chart", testid: spec.testid || `chart-${spec.id}`, hidden: true },
     h("figcaption", {}, spec.title));
   host.append(box);
   let plot = null;

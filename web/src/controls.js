@@ -1,10 +1,10 @@
-// Live controls: every live field of the schema as a toggle, slider or select, generated (a new live field
-// appears here without a page change), grouped by the fix it is, each group with the schema's line on what the fix
-// does and the paper it comes from. A change is validated against the schema's limits, then sent as a patch; the
+// Live controls: every live field of the schema that the run's model family reads (the schema's `families`) as a
+// toggle, slider or select, generated (a new live field appears here without a page change), grouped by the fix it
+// is, each group with the schema's line on what the fix does and the paper it comes from. A change is validated against the schema's limits, then sent as a patch; the
 // run's `config` acknowledgement moves the control to the applied value. The settings fixed for the run's life are
 // listed folded away below them.
 import { h } from "./dom.js";
-import { controlGroups, controlName, fields, getPath, limits, parse, show } from "./schema.js";
+import { appliesTo, controlGroups, controlName, fields, getPath, hasDiscriminator, limits, parse, show } from "./schema.js";
 import { canStep, PACE_PATH, paceField, paceText, readPace, refusalText, UPDATES, whyNoStep } from "./stepping.js";
 
 // Live fields that have a control of their own elsewhere in the run view (slow motion sits with the step buttons).
@@ -33,58 +33,75 @@ function widget(f) {
 }
 
 /**
+ * The controls are built for the run's model family once its config is known (`setConfig`): a family is offered
+ * only the settings it reads (the schema's `families`), so a VAE gets its β and no unrolling, a GAN no β.
  * @param {any} schema
  * @param {(path: string, value: unknown) => void} onPatch
  * @param {Node | null} [lead] shown first, above the generated controls (the run view's slow motion and steps)
  */
 export function createControls(schema, onPatch, lead = null) {
-  const live = fields(schema).filter((f) => f.live && !OWN_CONTROL.has(f.path));
-  const byPath = new Map();
-  const grids = new Map(); // a field's path → the grid of its group
-  const groups = controlGroups(schema, live).map((g) => {
-    const grid = h("div", { class: "controls-grid" });
-    for (const f of g.fields) grids.set(f.path, grid);
-    const about = g.does ? h("p", { class: "fix-about small" }, g.does, g.paper ? [" ", h("cite", {}, g.paper)] : null) : null;
-    return g.folded
-      ? h("details", { class: "fix-group folded", testid: `controls-${g.key}` }, h("summary", {}, g.title), about, grid)
-      : h("fieldset", { class: "fix-group", testid: `controls-${g.key}`, "data-fix": g.key }, h("legend", {}, g.title), about, grid);
-  });
-  const fixedFields = fields(schema).filter((f) => !f.live);
+  const allLive = fields(schema).filter((f) => f.live && !OWN_CONTROL.has(f.path));
+  const allFixed = fields(schema).filter((f) => !f.live);
+  const familyDefault = fields(schema).find((f) => f.path === "model.family")?.default;
+  let builtFor = null; // the family the controls were built for (fixed for a run's life)
+  let fixedFields = [];
+  let byPath = new Map();
+  let enabled = true;
+  const groupsBox = h("div", { class: "control-groups" });
   const fixTitle = (f) => (f.fix && schema.fixes?.[f.fix] ? schema.fixes[f.fix].title : null);
   const fixedList = h("dl", { class: "fixed-list small" });
   const fixedBox = h("details", { class: "fixed-settings", testid: "fixed-settings" },
     h("summary", {}, "Settings fixed for this run"),
     h("p", { class: "muted small" }, "They built the networks, the data and the random stream; change them with “Fork here…”."),
     fixedList);
-  for (const f of live) {
-    const name = controlName(f.path);
-    const { input, kind } = widget(f);
-    input.dataset.testid = `trick-${name}`;
-    input.id = `trick-${name}`;
-    input.name = f.path;
-    const readout = h("output", { for: input.id, class: "readout" });
-    const error = h("span", { class: "error", role: "alert" });
-    const hint = limits(f);
-    const row = h("div", { class: `control control-${kind}`, title: f.description },
-      h("label", { for: input.id }, title(f), kind === "slider" ? readout : null),
-      input,
-      h("small", { class: "help" }, f.description, hint ? ` (${hint})` : ""),
-      error);
-    const read = () => parse(f, kind === "toggle" ? input.checked : input.value);
-    const write = (value) => {
-      if (kind === "toggle") input.checked = !!value;
-      else input.value = value === null || value === undefined ? "" : show(value);
-      readout.textContent = value === null || value === undefined ? "" : show(value);
-    };
-    input.addEventListener("input", () => { if (kind === "slider") readout.textContent = input.value; });
-    input.addEventListener("change", () => {
-      const result = read();
-      error.textContent = result.error || "";
-      row.classList.toggle("invalid", !!result.error);
-      if (!result.error) { row.classList.add("pending"); onPatch(f.path, result.value); }
+
+  /** The groups and rows of the settings `family` reads. */
+  function build(family) {
+    builtFor = family;
+    const live = allLive.filter((f) => appliesTo(f, family));
+    fixedFields = allFixed.filter((f) => appliesTo(f, family));
+    byPath = new Map();
+    const grids = new Map(); // a field's path → the grid of its group
+    const groups = controlGroups(schema, live, family).map((g) => {
+      const grid = h("div", { class: "controls-grid" });
+      for (const f of g.fields) grids.set(f.path, grid);
+      const about = g.does ? h("p", { class: "fix-about small" }, g.does, g.paper ? [" ", h("cite", {}, g.paper)] : null) : null;
+      return g.folded
+        ? h("details", { class: "fix-group folded", testid: `controls-${g.key}` }, h("summary", {}, g.title), about, grid)
+        : h("fieldset", { class: "fix-group", testid: `controls-${g.key}`, "data-fix": g.key }, h("legend", {}, g.title), about, grid);
     });
-    byPath.set(f.path, { row, input, write, error, f });
-    grids.get(f.path).append(row);
+    for (const f of live) {
+      const name = controlName(f.path);
+      const { input, kind } = widget(f);
+      input.dataset.testid = `trick-${name}`;
+      input.id = `trick-${name}`;
+      input.name = f.path;
+      input.disabled = !enabled;
+      const readout = h("output", { for: input.id, class: "readout" });
+      const error = h("span", { class: "error", role: "alert" });
+      const hint = limits(f);
+      const row = h("div", { class: `control control-${kind}`, title: f.description },
+        h("label", { for: input.id }, title(f), kind === "slider" ? readout : null),
+        input,
+        h("small", { class: "help" }, f.description, hint ? ` (${hint})` : ""),
+        error);
+      const read = () => parse(f, kind === "toggle" ? input.checked : input.value);
+      const write = (value) => {
+        if (kind === "toggle") input.checked = !!value;
+        else input.value = value === null || value === undefined ? "" : show(value);
+        readout.textContent = value === null || value === undefined ? "" : show(value);
+      };
+      input.addEventListener("input", () => { if (kind === "slider") readout.textContent = input.value; });
+      input.addEventListener("change", () => {
+        const result = read();
+        error.textContent = result.error || "";
+        row.classList.toggle("invalid", !!result.error);
+        if (!result.error) { row.classList.add("pending"); onPatch(f.path, result.value); }
+      });
+      byPath.set(f.path, { row, input, write, error, f });
+      grids.get(f.path).append(row);
+    }
+    groupsBox.replaceChildren(...groups);
   }
 
   /** The run's fixed settings as "name: value" pairs: the dataset's, then every non-live field of the schema. */
@@ -101,13 +118,16 @@ export function createControls(schema, onPatch, lead = null) {
     h("h2", {}, "Live controls"),
     h("p", { class: "muted small" }, "Changes apply at the next step, without restarting, and show as markers on the charts."),
     lead,
-    groups,
+    groupsBox,
     fixedBox);
 
   return {
     element,
-    /** Show the run's current (applied) config; a control the user is editing keeps its text. */
+    /** Show the run's current (applied) config; a control the user is editing keeps its text. The first config
+     * builds the controls for the run's family. */
     setConfig(config) {
+      const family = getPath(config, "model.family") ?? familyDefault;
+      if (family !== builtFor) build(family);
       renderFixed(config);
       for (const [path, c] of byPath) {
         if (document.activeElement === c.input && c.input.type === "text") continue;
@@ -123,8 +143,9 @@ export function createControls(schema, onPatch, lead = null) {
         if (c) { c.error.textContent = e.reason; c.row.classList.add("invalid"); c.row.classList.remove("pending"); }
       }
     },
-    setEnabled(enabled) {
-      for (const c of byPath.values()) c.input.disabled = !enabled;
+    setEnabled(on) {
+      enabled = on;
+      for (const c of byPath.values()) c.input.disabled = !on;
     },
   };
 }
@@ -197,7 +218,12 @@ export function createStepping(schema, { onStep, onPatch }) {
       last = { meta, status, may };
       if (status !== was && canStep(meta, status, may) && !busy) note.textContent = "Paused: step it by hand.";
       refresh();
-      for (const b of buttons) b.hidden = !may; // a watcher sees the pace, not the controls (as with Pause)
+      // A watcher sees the pace, not the controls (as with Pause); a family without D has no D or G update apart.
+      const apart = hasDiscriminator(schema, getPath(config, "model.family"));
+      UPDATES.forEach((u, i) => {
+        buttons[i].hidden = !may || (u.update !== "both" && !apart);
+        if (u.update === "both") buttons[i].title = apart ? u.help : "One ordinary training step: one update of the model on a fresh batch.";
+      });
       pace.disabled = !may;
       const limit = getPath(config, PACE_PATH) ?? 0;
       if (document.activeElement !== pace) pace.value = show(limit);

@@ -1,7 +1,8 @@
 // The config form, generated from the schema: one row per field with its default, limits and help text, an
-// inline error under the field, and client-side validation so a bad value never leaves the page.
+// inline error under the field, and client-side validation so a bad value never leaves the page. It shows the
+// settings the chosen model family reads (the schema's `families`): a VAE's form has its β and no GAN trick.
 import { h } from "./dom.js";
-import { DEFAULT_KIND, datasetVariants, fields, getPath, limits, parse, setPath, show } from "./schema.js";
+import { appliesTo, DEFAULT_KIND, datasetVariants, fields, getPath, limits, parse, setPath, show } from "./schema.js";
 import { createDrawPad } from "./draw.js";
 
 const SECTION_TITLES = { run: "Run", dataset: "Data", model: "Model", train: "Training", tricks: "Tricks",
@@ -65,6 +66,19 @@ export function createConfigForm(schema, deps) {
     section(f.section).body.append(r.row);
   }
 
+  // ---- model family: a field the chosen family does not read is hidden (a section left empty with it), and sent
+  // at its default, which for the GAN's tricks is "off", so a preset's trick cannot follow it into another family.
+  const familyRow = rows.get("model.family");
+  const family = () => (familyRow ? familyRow.read().value : undefined);
+  const applies = (r) => appliesTo(r.field, family());
+  function showFamily() {
+    for (const r of rows.values()) r.row.hidden = !applies(r);
+    for (const [name, s] of sections) {
+      if (name !== "dataset") s.el.hidden = ![...s.body.children].some((row) => !row.hidden);
+    }
+  }
+  familyRow?.input.addEventListener("change", showFamily);
+
   // ---- dataset: the kind picks which variant's fields show
   const kindSelect = h("select", { id: "field-dataset.kind", testid: "field-dataset.kind", name: "dataset.kind" },
     Object.keys(variants).map((kind) => h("option", { value: kind }, kind)));
@@ -123,6 +137,7 @@ export function createConfigForm(schema, deps) {
   function setConfig(config) {
     const value = (path, r) => { const v = getPath(config, path); return v === undefined ? r.field.default : v; };
     for (const [path, r] of rows) { r.write(value(path, r)); r.showError(""); }
+    showFamily();
     kindSelect.value = config.dataset.kind;
     renderVariant(config.dataset.kind);
     for (const [path, r] of variantRows) r.write(value(path, r));
@@ -140,6 +155,7 @@ export function createConfigForm(schema, deps) {
     const config = {};
     const errors = [];
     for (const [path, r] of [...rows, ...variantRows]) {
+      if (!applies(r)) { r.showError(""); setPath(config, path, r.field.default); continue; }
       const result = r.read();
       r.showError(result.error);
       if (result.error) errors.push({ field: path, reason: result.error, input: r.input });
@@ -187,6 +203,7 @@ export function createConfigForm(schema, deps) {
     for (const [path, r] of [...rows, ...variantRows]) r.row.classList.toggle("from-link", wanted.has(path));
   }
 
+  showFamily();
   const element = h("div", { class: "config-form" }, [...sections.values()].map((s) => s.el));
   return { element, setConfig, read, showErrors, mark };
 }

@@ -3,16 +3,19 @@
 // opens them side by side (`?compare=A,B&lesson=NAME`). A picture is drawn by the server from a stored run of that
 // very preset when this server has one (its newest weights through GET /api/runs/{id}/samples; for a Dirac-GAN, its
 // (θ, ψ) path from GET /api/runs/{id}/metrics drawn as the run view's phase portrait); otherwise the card says so
-// plainly: it never shows a picture that did not come from that preset.
+// plainly: it never shows a picture that did not come from that preset. A taxonomy lesson's card (first: explicit,
+// approximate and implicit density) shows a set of presets, one model family each, on the same data, tagged by
+// the kind of density each gives, and starts them all at once on one seed (`?compare=A,B,C,D&lesson=NAME`).
 import { api, apiBlob, apiPage } from "./api.js";
 import { h, shortId } from "./dom.js";
 import { createPortrait } from "./portrait.js";
-import { lessonCards, pairOverrides, pictureCandidates, sameSetup } from "./lessons.js";
+import { familyRole, lessonCards, pairOverrides, pictureCandidates, sameSetup } from "./lessons.js";
 
 const IMAGE_KINDS = ["digits", "fashion_mnist", "npz", "upload"];
 const PICTURES_AT_ONCE = 2; // the server samples two at a time (its sampling lane): asking for more only queues
 const PATH_POINTS = 400; // a Dirac-GAN's (θ, ψ) path: enough for its spiral at card size
 const CHECKS_PER_PRESET = 3; // candidate runs read before a preset is said to have no stored run
+const KIND_TAGS = { taxonomy: "Taxonomy", problem: "Problem", fix: "Fix" };
 
 /**
  * @param {{lessons: import("./lessons.js").Lesson[], presets: any[], meta: import("./meta.js").Meta,
@@ -30,7 +33,8 @@ export function createGallery({ lessons, presets, meta, navigate }) {
   /** @type {Map<string, HTMLElement[]>} preset → its picture boxes still waiting for a picture */
   const waiting = new Map();
 
-  function picture(name, role) {
+  /** @param {string} name @param {string} role problem, fix, or a kind of density @param {string} [tag] its text */
+  function picture(name, role, tag = role === "problem" ? "problem" : "fix") {
     const p = presetOf(name);
     const box = h("div", { class: "lesson-pic-box", "data-source": "loading" },
       h("span", { class: "muted small" }, "looking for a run…"));
@@ -38,14 +42,19 @@ export function createGallery({ lessons, presets, meta, navigate }) {
     waiting.get(name).push(box);
     return h("figure", { class: `lesson-pic ${role}`, testid: "lesson-picture", "data-preset": name, "data-role": role },
       box,
-      h("figcaption", {}, h("span", { class: `tag ${role}` }, role === "problem" ? "problem" : "fix"), " ",
+      h("figcaption", {}, h("span", { class: `tag ${role}`, testid: "lesson-picture-role" }, tag), " ",
         h("code", {}, name), p ? h("span", { class: "muted" }, ` ${p.title}`) : null));
   }
 
-  function card({ lesson, pairs, solo }) {
+  function card({ lesson, pairs, solo, sets }) {
     const note = h("p", { class: "error small", role: "alert", testid: "lesson-error" });
     const pics = h("div", { class: "lesson-pics" });
     let chosen = pairs[0];
+    let set = sets[0];
+    const showSet = () => pics.replaceChildren(...set.presets.map((name) => {
+      const role = familyRole(presetOf(name).config.model.family);
+      return picture(name, role.kind, role.text);
+    }));
     const showPair = () => pics.replaceChildren(picture(chosen.problem, "problem"),
       h("span", { class: "lesson-arrow", "aria-hidden": "true" }, "→"), picture(chosen.fix, "fix"));
     const actions = h("div", { class: "row wrap lesson-actions" });
@@ -59,6 +68,23 @@ export function createGallery({ lessons, presets, meta, navigate }) {
       }
       actions.append(h("button", { type: "button", class: "primary", testid: "run-pair-start",
         onclick: (e) => runPair(lesson.name, chosen, e.currentTarget, note) }, "Run both, side by side"));
+    } else if (sets.length) {
+      pics.classList.add("together"); // one family of each kind on the same data, side by side
+      showSet();
+      if (sets.length > 1) {
+        const select = h("select", { testid: "lesson-set-select", "aria-label": `which data for ${lesson.title}` },
+          sets.map((t, i) => h("option", { value: String(i) }, t.name)));
+        select.addEventListener("change", () => {
+          set = sets[Number(select.value)];
+          showSet();
+          start.textContent = `Run all ${set.presets.length} side by side`;
+          loadPictures();
+        });
+        actions.append(select);
+      }
+      const start = h("button", { type: "button", class: "primary", testid: "lesson-together-start",
+        onclick: (e) => runTogether(lesson.name, set, e.currentTarget, note) }, `Run all ${set.presets.length} side by side`);
+      actions.append(start);
     } else if (solo.length) {
       pics.classList.add("solo"); // a fix the chapter shows on its own: its presets side by side, no arrow
       pics.append(...solo.slice(0, 2).map((name) => picture(name, lesson.kind === "fix" ? "fix" : "problem")));
@@ -76,7 +102,7 @@ export function createGallery({ lessons, presets, meta, navigate }) {
     });
     const watch = lesson.watch.map((name) => labels.get(name) || name);
     return h("article", { class: `lesson-card ${lesson.kind}`, testid: "lesson-card", "data-lesson": lesson.name },
-      h("header", {}, h("span", { class: `tag ${lesson.kind}` }, lesson.kind === "problem" ? "Problem" : "Fix"),
+      h("header", {}, h("span", { class: `tag ${lesson.kind}` }, KIND_TAGS[lesson.kind] || lesson.kind),
         h("h3", {}, lesson.title), h("p", { class: "muted small" }, lesson.chapter)),
       pics,
       watch.length ? h("p", { class: "small" }, h("strong", {}, "Watch: "), watch.join(", ")) : null,
@@ -98,6 +124,28 @@ export function createGallery({ lessons, presets, meta, navigate }) {
       // Both or neither: a problem run without its fix would teach nothing, and would hold a place in the quota.
       if (first) api(`/api/runs/${first.id}/stop`, { method: "POST" }).catch(() => {});
       note.textContent = `Could not start the pair: ${err.message}`;
+      button.disabled = false;
+    }
+  }
+
+  /** Start every preset of the set on the first one's seed, then watch them together; all or none. */
+  async function runTogether(lessonName, set, button, note) {
+    const chosen = set.presets.map(presetOf);
+    const started = [];
+    button.disabled = true;
+    note.textContent = "";
+    try {
+      for (const preset of chosen) {
+        const run = await api("/api/runs", { method: "POST",
+          json: { preset: preset.name, overrides: pairOverrides(chosen[0], preset) } });
+        started.push(run.id);
+      }
+      navigate({ compare: started, lesson: lessonName });
+    } catch (err) {
+      // As with a pair: part of the set teaches nothing beside the rest, and would hold places in the quota.
+      for (const id of started) api(`/api/runs/${id}/stop`, { method: "POST" }).catch(() => {});
+      note.textContent = `Could not start all ${chosen.length}: ${err.message}`
+        + (started.length ? ` (stopped the ${started.length} already started).` : "");
       button.disabled = false;
     }
   }

@@ -1,12 +1,14 @@
 // The gallery's pure logic: the chapter's lessons (GET /api/lessons, already in the chapter's order, which the
-// gallery keeps) as cards, each problem preset paired with the fix preset that shows its cure on the same data,
+// gallery keeps) as cards, each problem preset paired with the fix preset that shows its cure on the same data, a
+// taxonomy lesson's sets of presets to start together (one per dataset) with each model family's kind of density,
 // and which stored run on this server may stand for a preset's picture.
 
 /**
  * @typedef {{name: string, kind: string, title: string, chapter: string, problem: string[], fix: string[],
- *   sweeps: string[], watch: string[]}} Lesson
+ *   sweeps: string[], watch: string[], together?: string[][]}} Lesson
  * @typedef {{problem: string, fix: string}} Pair
- * @typedef {{lesson: Lesson, pairs: Pair[], solo: string[]}} Card
+ * @typedef {{name: string, presets: string[]}} TogetherSet
+ * @typedef {{lesson: Lesson, pairs: Pair[], solo: string[], sets: TogetherSet[]}} Card
  */
 
 const kindOf = (presets, name) => presets.find((p) => p.name === name)?.config.dataset.kind;
@@ -40,12 +42,40 @@ export function lessonCards(lessons, presets) {
     const pairs = lessonPairs(lesson, presets);
     const paired = new Set(pairs.flatMap((p) => [p.problem, p.fix]));
     const solo = [...lesson.problem, ...lesson.fix].filter((n) => !paired.has(n) && presets.some((p) => p.name === n));
-    return { lesson, pairs, solo: pairs.length ? [] : [...new Set(solo)] };
+    return { lesson, pairs, solo: pairs.length ? [] : [...new Set(solo)], sets: togetherSets(lesson, presets) };
   });
 }
 
 /**
- * The fix's overrides that start it on the problem's seed, so the two differ only by the fix.
+ * A taxonomy lesson's sets of presets to start at once and watch side by side (`together`), each named by the
+ * dataset its presets train on ("ring", "digits"). Presets this server does not have are left out, and a set with
+ * fewer than two left is no comparison.
+ * @param {Lesson} lesson @param {{name: string, config: any}[]} presets @returns {TogetherSet[]}
+ */
+export function togetherSets(lesson, presets) {
+  return (lesson.together || [])
+    .map((names) => names.filter((n) => presets.some((p) => p.name === n)))
+    .filter((names) => names.length >= 2)
+    .map((names) => ({ name: [...new Set(names.map((n) => kindOf(presets, n)))].join(" and "), presets: names }));
+}
+
+// The chapter's taxonomy of generative models (6.2), by the kind of density each model family gives.
+const DENSITY = { made: "explicit", vae: "approximate", ae: "approximate", gan: "implicit" };
+
+/**
+ * A model family's place in the taxonomy, for a role tag: {kind: "explicit", text: "explicit: MADE"}. A family the
+ * page does not place is named alone.
+ * @param {string} family config.model.family
+ */
+export function familyRole(family) {
+  const name = String(family || "gan");
+  const kind = DENSITY[name];
+  return { kind: kind || name, text: kind ? `${kind}: ${name.toUpperCase()}` : name.toUpperCase() };
+}
+
+/**
+ * The fix's overrides that start it on the problem's seed, so the two differ only by the fix. The same for a set
+ * started together: each preset on the first one's seed.
  * @param {{config: any}} problem @param {{config: any}} fix
  */
 export function pairOverrides(problem, fix) {

@@ -1,10 +1,10 @@
 // Boots the page: loads the schema, the presets and the server's vocabulary (statuses, metrics, charts, alerts:
 // GET /api/meta), and shows the view the URL names — `?run=ID` (a run), `?compare=A,B` (2–4 runs), `?sweep=ID` (a
-// sweep's cells and heatmap), `?compare=A,B&lesson=NAME` (a lesson's problem and fix side by side), a shared setup
-// `?preset=NAME&set=path=value…` (the start page with the form filled in) or nothing (the start page with the
-// chapter's lessons) — so a link reopens the same view. On a server with users
-// (GANPLAY_AUTH=users) it also says who is signed in (GET /api/me), or how to sign in; on a server that trains on a
-// Ray cluster, the header follows the cluster (GET /api/health) and says when the server has lost it.
+// sweep's cells and heatmap), `?compare=A,B&lesson=NAME` (a lesson's problem and fix side by side, or a taxonomy
+// lesson's model families, 2–4 runs), a shared setup `?preset=NAME&set=path=value…` (the start page with the form
+// filled in) or nothing (the start page with the chapter's lessons) — so a link reopens the same view. On a server
+// with users (GANPLAY_AUTH=users) it also says who is signed in (GET /api/me), or how to sign in; on a server that
+// trains on a Ray cluster, the header follows the cluster (GET /api/health) and says when the server has lost it.
 import { api, ApiError } from "./api.js";
 import { CLUSTER_POLL_MS, clusterSummary } from "./cluster.js";
 import { createCompareView } from "./compare.js";
@@ -55,7 +55,7 @@ export function navigate(state) {
 function show(state) {
   if (current) current.destroy();
   if (state.run) current = createRunView({ runId: state.run, schema, meta, navigate });
-  else if (state.compare) current = createCompareView({ runIds: state.compare, lesson: state.lesson, meta, navigate });
+  else if (state.compare) current = createCompareView({ runIds: state.compare, lesson: state.lesson, lessons, meta, navigate });
   else if (state.sweep) current = createSweepView({ sweepId: state.sweep, meta, me, navigate });
   else current = createHome({ schema, presets, lessons, meta, me, navigate, setup: state.setup });
   app.replaceChildren(current.element);

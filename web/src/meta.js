@@ -61,6 +61,17 @@ export function chartedMetrics(meta) {
   return out;
 }
 
+/** Where the compare view charts each metric: one chart with a line per run for a metric at least two of the runs
+ * report, and a metric only one of them reports (a family's own: MADE's NLL, a VAE's KL, a GAN's D loss) in that
+ * run's own column, so runs of different model families share a chart only where they share a metric.
+ * @param {string[]} names the charted metrics (chartedMetrics), in order
+ * @param {((name: string) => boolean)[]} reports per run: whether it has reported the metric
+ * @returns {{shared: Set<string>, own: Set<string>[]}} */
+export function splitMetrics(names, reports) {
+  const shared = new Set(names.filter((n) => reports.filter((has) => has(n)).length >= 2));
+  return { shared, own: reports.map((has) => new Set(names.filter((n) => !shared.has(n) && has(n)))) };
+}
+
 /** Every status a sweep's cell may be in, for ordering counts: the runs' lifecycle, then the statuses of a cell
  * without a run (waiting for quota, cancelled, its run deleted). */
 export function cellOrder(meta) {

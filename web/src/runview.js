@@ -14,6 +14,7 @@ import { createModelGraph } from "./graph.js";
 import { createConfigForm } from "./form.js";
 import { createImagePanel } from "./images.js";
 import { createPortrait } from "./portrait.js";
+import { createLatentView } from "./latentview.js";
 import { frameScheduler, timeHandler } from "./perf.js";
 import { allows, chartSpecs, statusIn } from "./meta.js";
 import { applyEvent, createRunState, mayControl, preparingText, takeDirty } from "./reducer.js";
@@ -21,6 +22,7 @@ import { createLatentWalk, createSamplesPanel } from "./samples.js";
 import { createSetupCopy } from "./setupcopy.js";
 import { openStream } from "./stream.js";
 import { configDiff } from "./diff.js";
+import { hasDiscriminator } from "./schema.js";
 
 const CALM_FIELD_MS = 1000;
 
@@ -58,6 +60,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
   portrait.element.hidden = true;
   const imagePanel = createImagePanel(runId);
   imagePanel.element.hidden = true;
+  const latentView = createLatentView(); // an AE or VAE run's codes beside the prior; shown once a frame brings them
   const samples = createSamplesPanel(runId);
   const walk = createLatentWalk(runId); // image runs: G along a latent walk (a row per label when conditional)
   const graph = createModelGraph(meta); // z → G → G(z) → D ← x → losses, live values, tricks where they act
@@ -80,7 +83,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
       h("div", { class: "run-actions" }, pause, resume, stop, shareButton, forkButton)),
     watchNote, message, banner.element, forkBox,
     h("div", { class: "run-body" },
-      h("div", { class: "visual" }, portrait.element, fieldView.element, imagePanel.element, walk.element, samples.element),
+      h("div", { class: "visual" }, portrait.element, fieldView.element, imagePanel.element, latentView.element, walk.element, samples.element),
       h("div", { class: "charts-col" }, preparing, graph.element, chartsBox),
       controls.element));
 
@@ -141,9 +144,10 @@ export function createRunView({ runId, schema, meta, navigate }) {
     } else if (!dirac && dirty.field && state.field) fieldOwed = true;
     if (fieldOwed && !dirac) drawField();
     resized = false;
-    if (dirty.image && state.image) { imageMode = true; imagePanel.frame(state.image); }
+    if (dirty.image && state.image) { imageMode = true; imagePanel.frame(state.image); latentView.draw(state.image); }
     imagePanel.element.hidden = !imageMode;
-    if (dirty.charts || dirty.config) graph.update(run.config, state.store);
+    graph.element.hidden = !hasDiscriminator(schema, run.config.model.family); // GAN Lab's z → G → D: a GAN's model
+    if ((dirty.charts || dirty.config) && !graph.element.hidden) graph.update(run.config, state.store);
     walk.update(imageMode, run.step >= 1 || run.checkpoint_step != null, run.config.model.conditional);
   }
 
@@ -158,6 +162,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
     fieldDrawn = performance.now();
     fieldView.element.hidden = false;
     fieldView.draw(state.field);
+    latentView.draw(state.field); // nothing for a frame without a latent part (every family but AE and VAE)
   }
 
   /** The note about something the server is still preparing (the quality judge), with a rough remaining time that

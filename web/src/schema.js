@@ -7,7 +7,7 @@
  *   path: string, key: string, title: string, description: string, live: boolean, default: unknown,
  *   type: "integer"|"number"|"boolean"|"string"|"enum"|"pair"|"list", nullable: boolean, enum?: string[],
  *   minimum?: number, maximum?: number, exclusiveMinimum?: number, exclusiveMaximum?: number,
- *   minLength?: number, maxLength?: number, pattern?: string, section: string, fix?: string
+ *   minLength?: number, maxLength?: number, pattern?: string, section: string, fix?: string, families?: string[]
  * }} Field
  * @typedef {{key: string, title: string, does: string, paper?: string, folded?: boolean, fields: Field[]}} ControlGroup
  */
@@ -38,7 +38,7 @@ function leaf(root, prop, path) {
     default: node.default, type, nullable, enum: node.enum,
     minimum: node.minimum, maximum: node.maximum, exclusiveMinimum: node.exclusiveMinimum,
     exclusiveMaximum: node.exclusiveMaximum, minLength: node.minLength, maxLength: node.maxLength,
-    pattern: node.pattern, fix: node.fix,
+    pattern: node.pattern, fix: node.fix, families: node.families,
   };
 }
 
@@ -73,19 +73,41 @@ export function datasetVariants(root) {
   return out;
 }
 
+/** Whether a model family reads this field: the schema lists the families of a field not all of them read
+ * (`families`: the GAN's tricks and D's settings, a VAE's β…); no family given means any.
+ * @param {{families?: string[]}} f @param {string | undefined} family */
+export function appliesTo(f, family) {
+  return !family || !f.families || f.families.includes(family);
+}
+
+const dSteps = new WeakMap(); // schema → its train.d_steps descriptor (asked on every frame of the run view)
+
+/** Whether a family trains a discriminator, as the schema tells it: D's own settings apply to it. Only then does a
+ * step have separate D and G updates, and GAN Lab's graph (z → G → D) describe the model. */
+export function hasDiscriminator(root, family) {
+  if (!dSteps.has(root)) dSteps.set(root, fields(root).find((f) => f.path === "train.d_steps") || null);
+  const d = dSteps.get(root);
+  return !d || appliesTo(d, family);
+}
+
 /** The groups the run view's controls come in, in its order: one per fix the schema describes (`fixes`: its
  * title, what it does, the paper it comes from) holding that fix's fields, then the other training settings, any
  * trick the schema names no fix for, and last the run's and the stream's own settings (folded away). Groups without
- * a field in `list` are left out, so the live controls show only the fixes that can be changed live.
- * @param {any} root @param {Field[]} list @returns {ControlGroup[]} */
-export function controlGroups(root, list) {
+ * a field in `list` are left out, so the live controls show only the fixes that can be changed live. Given the run's
+ * model family, only the fields that family reads are kept, and a fix it has no use for (every fix of the chapter
+ * acts on D) is no group: a setting it still reads (lr_g) joins the training settings.
+ * @param {any} root @param {Field[]} list @param {string} [family] @returns {ControlGroup[]} */
+export function controlGroups(root, list, family) {
   /** @type {ControlGroup[]} */
-  const groups = Object.entries(root.fixes || {}).map(([key, f]) => ({ key, title: f.title, does: f.does, paper: f.paper, fields: [] }));
-  const train = { key: "train", title: "Training", does: "The optimiser, loss and schedule both networks train with.", fields: [] };
+  const groups = Object.entries(root.fixes || {}).filter(([, f]) => appliesTo(f, family))
+    .map(([key, f]) => ({ key, title: f.title, does: f.does, paper: f.paper, fields: [] }));
+  const train = { key: "train", title: "Training", does: family && !hasDiscriminator(root, family)
+    ? "The optimiser and schedule the model trains with." : "The optimiser, loss and schedule both networks train with.",
+  fields: [] };
   const tricks = { key: "tricks", title: "Other tricks", does: "", fields: [] };
   const run = { key: "run", title: "Run and streaming", does: "How long the run goes on and what the page is sent.",
     folded: true, fields: [] };
-  for (const f of list) {
+  for (const f of list.filter((x) => appliesTo(x, family))) {
     const group = groups.find((g) => g.key === f.fix) || (f.section === "train" ? train : f.section === "tricks" ? tricks : run);
     group.fields.push(f);
   }
