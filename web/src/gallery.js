@@ -1,20 +1,20 @@
 // The lessons gallery, first thing on the start page: the course chapter's lessons in its order (GET /api/lessons),
 // one card each, with the problem's picture beside the fix's and one button that starts both on the same seed and
 // opens them side by side (`?compare=A,B&lesson=NAME`). A picture is drawn by the server from a stored run of that
-// very preset when this server has one (its newest weights through GET /api/runs/{id}/samples; for a Dirac-GAN, its
+// very preset when this server has one (GET /api/presets/runs chooses it, one request for every preset, and checks
+// its config is the preset's; its newest weights through GET /api/runs/{id}/samples; for a Dirac-GAN, its
 // (θ, ψ) path from GET /api/runs/{id}/metrics drawn as the run view's phase portrait); otherwise the card says so
 // plainly: it never shows a picture that did not come from that preset. A taxonomy lesson's card (first: explicit,
 // approximate and implicit density) shows a set of presets, one model family each, on the same data, tagged by
 // the kind of density each gives, and starts them all at once on one seed (`?compare=A,B,C,D&lesson=NAME`).
-import { api, apiBlob, apiPage } from "./api.js";
+import { api, apiBlob } from "./api.js";
 import { h, shortId } from "./dom.js";
 import { createPortrait } from "./portrait.js";
-import { familyRole, lessonCards, pairOverrides, pictureCandidates, sameSetup } from "./lessons.js";
+import { familyRole, lessonCards, pairOverrides } from "./lessons.js";
 
 const IMAGE_KINDS = ["digits", "fashion_mnist", "npz", "upload"];
 const PICTURES_AT_ONCE = 2; // the server samples two at a time (its sampling lane): asking for more only queues
 const PATH_POINTS = 400; // a Dirac-GAN's (θ, ψ) path: enough for its spiral at card size
-const CHECKS_PER_PRESET = 3; // candidate runs read before a preset is said to have no stored run
 const KIND_TAGS = { taxonomy: "Taxonomy", problem: "Problem", fix: "Fix" };
 
 /**
@@ -171,37 +171,30 @@ export function createGallery({ lessons, presets, meta, navigate }) {
   }
 
   // ------------------------------------------------------------------ pictures from stored runs
-  let runs = null;
+  /** @type {Map<string, any> | null} preset → the stored run that may stand for its picture (GET /api/presets/runs:
+   * the server checks the run's config against the preset's), or null where there is none */
+  let chosenRuns = null;
   const found = new Map(); // preset → Promise<{run, url} | null>
 
-  /** The newest weights of a stored run of exactly this preset, drawn by the server; null when there is none. */
+  /** The newest weights of the stored run chosen for this preset, drawn by the server; null when there is none. */
   function storedPicture(name) {
     if (!found.has(name)) {
       found.set(name, (async () => {
         const preset = presetOf(name);
-        if (!preset) return null;
-        for (const run of pictureCandidates(runs, name, meta.statuses.live).slice(0, CHECKS_PER_PRESET)) {
-          const detail = await api(`/api/runs/${run.id}`, { signal: abort.signal });
-          if (!sameSetup(preset.config, detail.config)) continue;
-          if (preset.config.dataset.kind === "dirac") { // its picture is its path in the (θ, ψ) plane, as the run view draws it
-            const { series } = await api(`/api/runs/${run.id}/metrics?names=theta,psi&max_points=${PATH_POINTS}`,
-              { signal: abort.signal });
-            if (!series.theta?.length) continue;
-            return { run: detail, step: detail.step, dirac: series };
-          }
-          const image = IMAGE_KINDS.includes(preset.config.dataset.kind);
-          const query = image ? "n=16&seed=0" : `n=${preset.config.stream.n_samples}&seed=0`;
-          try {
-            const { blob, headers } = await apiBlob(`/api/runs/${run.id}/samples?${query}&format=png`, abort.signal);
-            const url = URL.createObjectURL(blob);
-            urls.push(url);
-            return { run: detail, url, step: Number(headers.get("X-Checkpoint-Step") ?? detail.step) };
-          } catch {
-            continue; // its weights went away (deleted meanwhile): try the next
-          }
+        const run = chosenRuns?.get(name);
+        if (!preset || !run) return null;
+        if (preset.config.dataset.kind === "dirac") { // its picture is its path in the (θ, ψ) plane, as the run view draws it
+          const { series } = await api(`/api/runs/${run.id}/metrics?names=theta,psi&max_points=${PATH_POINTS}`,
+            { signal: abort.signal });
+          return series.theta?.length ? { run, step: run.step, dirac: series } : null;
         }
-        return null;
-      })().catch(() => null));
+        const image = IMAGE_KINDS.includes(preset.config.dataset.kind);
+        const query = image ? "n=16&seed=0" : `n=${preset.config.stream.n_samples}&seed=0`;
+        const { blob, headers } = await apiBlob(`/api/runs/${run.id}/samples?${query}&format=png`, abort.signal);
+        const url = URL.createObjectURL(blob);
+        urls.push(url);
+        return { run, url, step: Number(headers.get("X-Checkpoint-Step") ?? run.step) };
+      })().catch(() => null)); // its weights went away (deleted meanwhile): no picture rather than a broken one
     }
     return found.get(name);
   }
@@ -229,7 +222,7 @@ export function createGallery({ lessons, presets, meta, navigate }) {
   }
 
   async function loadPictures() {
-    if (!runs) return;
+    if (!chosenRuns) return;
     const names = [...waiting.keys()];
     const next = async () => { while (names.length && !abort.signal.aborted) await fill(names.shift()); };
     await Promise.all(Array.from({ length: PICTURES_AT_ONCE }, next));
@@ -238,14 +231,16 @@ export function createGallery({ lessons, presets, meta, navigate }) {
   grid.replaceChildren(...lessonCards(lessons, presets).map(card));
   (async () => {
     try {
-      runs = (await apiPage("/api/runs?limit=500")).items;
+      const names = presets.map((p) => p.name).join(",");
+      const answer = await api(`/api/presets/runs?names=${encodeURIComponent(names)}`, { signal: abort.signal });
+      chosenRuns = new Map(answer.map(({ preset, run }) => [preset, run]));
       await loadPictures();
     } catch (err) {
       if (abort.signal.aborted) return;
       error.textContent = `Could not look for stored runs to draw: ${err.message}`;
       for (const box of [...waiting.values()].flat()) {
         box.dataset.source = "none";
-        box.replaceChildren(h("span", { class: "pic-none small" }, "No picture: the run list did not load."));
+        box.replaceChildren(h("span", { class: "pic-none small" }, "No picture: the stored runs could not be looked up."));
       }
     }
   })();

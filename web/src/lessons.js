@@ -1,7 +1,7 @@
 // The gallery's pure logic: the chapter's lessons (GET /api/lessons, already in the chapter's order, which the
 // gallery keeps) as cards, each problem preset paired with the fix preset that shows its cure on the same data, a
-// taxonomy lesson's sets of presets to start together (one per dataset) with each model family's kind of density,
-// and which stored run on this server may stand for a preset's picture.
+// taxonomy lesson's sets of presets to start together (one per dataset) with each model family's kind of density.
+// Which stored run may stand for a preset's picture the server says (GET /api/presets/runs).
 
 /**
  * @typedef {{name: string, kind: string, title: string, chapter: string, problem: string[], fix: string[],
@@ -82,32 +82,3 @@ export function pairOverrides(problem, fix) {
   return problem.config.seed === fix.config.seed ? {} : { seed: problem.config.seed };
 }
 
-/**
- * The stored runs that may stand for a preset's picture, best first: runs started from the preset (not forks,
- * not sweep cells, which change a setting), with weights to draw from; ended runs before live ones (they show the
- * outcome), then the furthest trained, then the newest. The caller still checks the candidate's config against
- * the preset's before it shows the picture, since the run list does not say whether a run overrode a setting.
- * @param {any[]} runs a page of GET /api/runs @param {string} preset @param {string[]} liveStatuses
- */
-export function pictureCandidates(runs, preset, liveStatuses) {
-  return runs
-    .filter((r) => r.preset === preset && !r.parent_id && !r.sweep_id && (r.checkpoint_step != null || r.step > 0))
-    .map((r, i) => ({ r, i, live: liveStatuses.includes(r.status) }))
-    .sort((a, b) => a.live - b.live || (b.r.step - a.r.step) || a.i - b.i)
-    .map(({ r }) => r);
-}
-
-/** Whether a run's config is its preset's, up to the seed, the device and the length (which change the draw or
- * how far it got, not what it shows: the picture's caption gives the step). */
-export function sameSetup(presetConfig, runConfig) {
-  const strip = ({ seed, device, steps, ...rest }) => rest;
-  return JSON.stringify(sortKeys(strip(presetConfig))) === JSON.stringify(sortKeys(strip(runConfig)));
-}
-
-function sortKeys(value) {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
-  }
-  return value;
-}

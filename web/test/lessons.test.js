@@ -2,7 +2,7 @@
 // fix on the problem's seed, and only lets a stored run of exactly that preset stand for its picture.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { lessonCards, lessonPairs, pairOverrides, pictureCandidates, sameSetup } from "../src/lessons.js";
+import { lessonCards, lessonPairs, pairOverrides } from "../src/lessons.js";
 
 const preset = (name, kind, seed = 0, extra = {}) => ({ name, config: { seed, device: "auto", steps: 100,
   dataset: { kind }, tricks: { unroll_steps: 0, ...extra } } });
@@ -58,31 +58,3 @@ describe("pairOverrides", () => {
   });
 });
 
-describe("pictureCandidates", () => {
-  const run = (id, extra) => ({ id, preset: "ring-vanilla", status: "completed", step: 100, checkpoint_step: 100,
-    parent_id: null, sweep_id: null, ...extra });
-  test("runs of that preset with weights, ended before live, further trained first, then newest", () => {
-    const runs = [run("live", { status: "running", step: 900, checkpoint_step: null }), run("short", { step: 50 }),
-      run("long", { step: 3000 }), run("long-older", { step: 3000 })];
-    assert.deepEqual(pictureCandidates(runs, "ring-vanilla", ["running"]).map((r) => r.id),
-      ["long", "long-older", "short", "live"]);
-  });
-
-  test("forks, sweep cells, other presets and runs with nothing trained yet are never candidates", () => {
-    const runs = [run("fork", { parent_id: "x" }), run("cell", { sweep_id: "s" }), run("other", { preset: "grid-vanilla" }),
-      run("fresh", { status: "queued", step: 0, checkpoint_step: null })];
-    assert.deepEqual(pictureCandidates(runs, "ring-vanilla", ["queued"]), []);
-  });
-});
-
-describe("sameSetup", () => {
-  test("a run is its preset's up to seed, device and length, and not when any other setting differs", () => {
-    const base = PRESETS[2].config;
-    assert.ok(sameSetup(base, { ...structuredClone(base), seed: 9, device: "cpu", steps: 5 }));
-    const changed = structuredClone(base);
-    changed.tricks.unroll_steps = 5;
-    assert.ok(!sameSetup(base, changed));
-    const reordered = { tricks: base.tricks, dataset: base.dataset, steps: 1, device: "auto", seed: 0 };
-    assert.ok(sameSetup(base, reordered));
-  });
-});
