@@ -1,16 +1,20 @@
 """GAN Lab's views of a 2D run: D's verdict over the plane, and where G's loss pushes each generated point; for a
-Dirac-GAN, the paper's view instead: the update vector field over the (θ, ψ) plane.
+Dirac-GAN, the paper's view instead: the update vector field over the (θ, ψ) plane. A run of a family without D
+(AE, VAE, MADE) gets the parts that mean something for it: its samples, the data, the modes, and its decoder's
+manifold where it has a latent code.
 
 The server ships these to the page every few steps; all tensor maths stays here.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 from models import dirac, tricks
+from models.config import FAMILIES, field_families
 from models.losses import LOSSES
 from models.manifold import MANIFOLD_SIDE, manifold
 from models.quality2d import mode_counts
@@ -28,17 +32,68 @@ def _rounded(values: torch.Tensor) -> list[Any]:
     return values.double().round(decimals=FRAME_DECIMALS).tolist()
 
 
+@functools.cache  # the schema is fixed: read once per family, not on every frame
+def has_latent(family: str) -> bool:
+    """Whether a model family samples by mapping a latent code (G, or an autoencoder's decoder), as the config
+    schema says: it reads ``model.z_dim``. Only then does the image of a latent grid (``manifold``) mean anything: a
+    MADE turns noise into its categorical draws one dimension at a time, and a grid of that noise is no code."""
+    return family in field_families().get("model.z_dim", FAMILIES)
+
+
 def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[str, Any]:
     """Samples, D's readout on a ``resolution``² grid over the data's bounds (row-major, y from ``ymin`` up) and
     the unit direction −∇ₓ g_loss at each sample: the way G's loss pulls that point. Beside them: ``real``,
     ``n`` data points taken at an even stride (a fixed subset that spans the data even when it is stored in
     order, as a spiral is), and for mixture
     data the mode ``centers`` with ``covered`` flags by the same 3σ rule as ``modes_covered``. A Dirac-GAN run gets
-    its vector field instead (``dirac_field_frame``; ``n``, ``resolution`` and ``seed`` do not apply)."""
+    its vector field instead (``dirac_field_frame``; ``n``, ``resolution`` and ``seed`` do not apply).
+
+    A family without a discriminator (AE, VAE, MADE: ``Family.adversarial`` false) has no verdict and no pull, so
+    its frame leaves out ``d``, ``resolution`` and ``directions`` (its D slot would answer 0 everywhere: a flat
+    plane and zero arrows, computed and sent for nothing), and one without a latent code (``has_latent``: MADE)
+    leaves out ``manifold`` and ``manifold_shape``."""
     if trainer.config.model.arch == "dirac":
         return dirac_field_frame(trainer)
     if trainer.data.is_image or trainer.config.model.conditional:
         raise ValueError("field frames exist for unconditional 2D runs only")
+    xmin, xmax, ymin, ymax = trainer.data.bounds
+    device = trainer.device
+    pack = trainer.config.tricks.pack
+    judged: dict[str, Any] = {}  # D's part of the frame: its verdict over the plane and G's pull on each sample
+    if trainer.family.adversarial:
+        samples, judged = _judged(trainer, n - n % pack or pack, resolution, seed)
+    else:
+        samples = trainer.sample(n, seed).detach()  # (n, 2)
+    data = trainer.data
+    centers = covered = None
+    if data.centers is not None and data.std is not None:
+        centers = data.centers.tolist()
+        covered = (mode_counts(samples, data.centers, data.std) > 0).tolist()
+    frame: dict[str, Any] = {
+        "bounds": [xmin, xmax, ymin, ymax],
+        **({"resolution": resolution, "d": judged["d"]} if judged else {}),
+        "samples": _rounded(samples),
+        **({"directions": judged["directions"]} if judged else {}),
+        "real": _rounded(data.x[:: max(1, data.x.shape[0] // n)][:n]),
+        "centers": centers,
+        "covered": covered,
+    }
+    if has_latent(trainer.config.model.family):
+        # G's image of a latent grid (models.manifold): (side, side, 2) points, the same latent plane every frame;
+        # rounded as doubles, whose shortest text is the rounded number itself (a float32's is 17 digits long).
+        frame["manifold"] = (
+            manifold(trainer.generator, trainer.config.model.z_dim, seed=seed, device=device)
+            .double()
+            .round(decimals=FRAME_DECIMALS)
+            .tolist()
+        )
+        frame["manifold_shape"] = [MANIFOLD_SIDE, MANIFOLD_SIDE, 2]
+    return frame
+
+
+def _judged(trainer: Trainer, n: int, resolution: int, seed: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    """A GAN's ``n`` samples (detached), with D's part of its frame: ``d``, the verdict on the grid, and
+    ``directions``, G's pull on each sample (see ``field_frame``)."""
     xmin, xmax, ymin, ymax = trainer.data.bounds
     device = trainer.device
     loss = LOSSES[trainer.config.train.loss]
@@ -53,33 +108,15 @@ def field_frame(trainer: Trainer, n: int, resolution: int, seed: int) -> dict[st
         with torch.no_grad():
             # A packed D judges m points at once: score each grid point as m copies of itself.
             verdict = loss.readout(d(tricks.pack(grid.repeat_interleave(pack, 0), pack)))  # (R²,)
-        samples = trainer.sample(n - n % pack or pack, seed).detach().requires_grad_(True)  # (n, 2)
+        samples = trainer.sample(n, seed).detach().requires_grad_(True)  # (n, 2)
         g_loss = loss.g_loss(d(tricks.pack(samples, pack)))
         (grad,) = torch.autograd.grad(g_loss, samples)
         direction = -grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (n, 2) unit vectors
     finally:
         d.train(was_training)
-    data = trainer.data
-    centers = covered = None
-    if data.centers is not None and data.std is not None:
-        centers = data.centers.tolist()
-        covered = (mode_counts(samples.detach(), data.centers, data.std) > 0).tolist()
-    return {
-        "bounds": [xmin, xmax, ymin, ymax],
-        "resolution": resolution,
+    return samples.detach(), {
         "d": _rounded(verdict.reshape(resolution, resolution)),
-        "samples": _rounded(samples.detach()),
         "directions": _rounded(direction),
-        "real": _rounded(data.x[:: max(1, data.x.shape[0] // n)][:n]),
-        "centers": centers,
-        "covered": covered,
-        # G's image of a latent grid (models.manifold): (side, side, 2) points, the same latent plane every frame;
-        # rounded as doubles, whose shortest text is the rounded number itself (a float32's is 17 digits long).
-        "manifold": manifold(trainer.generator, trainer.config.model.z_dim, seed=seed, device=device)
-        .double()
-        .round(decimals=FRAME_DECIMALS)
-        .tolist(),
-        "manifold_shape": [MANIFOLD_SIDE, MANIFOLD_SIDE, 2],
     }
 
 

@@ -1,9 +1,12 @@
 // The 2D field view, as in GAN Lab: D's verdict over the plane as a heatmap (orange "fake", white, blue "real"),
 // real data, generated samples, the direction G's loss pulls each sample, and mode centres marked covered
 // (filled blue) or not (hollow vermillion ring). Colours come from colours.js, chosen to survive colour-blindness.
+// A run without a discriminator (AE, VAE, MADE) has no heatmap and no pull: those layers, their legend keys and
+// the manifold where the family has no latent code are left out (fieldlayers.js says which).
 // Our own canvas code: no library draws this.
 import { heatGradient, heatRgb, POINTS, QUALITY } from "./colours.js";
 import { h } from "./dom.js";
+import { fieldLayers, MANIFOLD_TEXT } from "./fieldlayers.js";
 import { manifoldLines } from "./manifold.js";
 import { flat } from "./wire.js";
 
@@ -20,30 +23,36 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
     role: "img", "aria-label": "Field view: real data, generated samples, D's heatmap and G's gradient arrows" });
   const heatCanvas = document.createElement("canvas");
   const ctx = canvas.getContext("2d");
-  const caption = h("div", { class: "field-legend" },
-    h("span", { class: "key real" }, "real data"), h("span", { class: "key fake" }, "generated"),
-    h("span", { class: "key arrow" }, "G's pull"), h("span", { class: "key heat" }, "D: fake → real"),
-    h("span", { class: "key covered mode-key" }, "mode covered"), h("span", { class: "key missed mode-key" }, "mode missed"));
+  const arrowKey = h("span", { class: "key arrow", testid: "pull-key" }, "G's pull");
+  const heatKey = h("span", { class: "key heat", testid: "heat-key" }, "D: fake → real");
+  const manifoldKey = h("span", { class: "key manifold", testid: "manifold-key", hidden: true }, MANIFOLD_TEXT.generator.key);
+  const caption = h("div", { class: "field-legend", testid: "field-legend" },
+    h("span", { class: "key real" }, "real data"), h("span", { class: "key fake" }, "generated"), arrowKey, heatKey,
+    h("span", { class: "key covered mode-key" }, "mode covered"), h("span", { class: "key missed mode-key" }, "mode missed"),
+    manifoldKey);
   // The legend's keys take their colours from the same table the canvas draws with (style.css reads these).
-  for (const [name, value] of [["--heat", heatGradient()], ["--real", REAL], ["--fake", FAKE], ["--good", QUALITY.good], ["--bad", QUALITY.bad]]) {
+  for (const [name, value] of [["--heat", heatGradient()], ["--real", REAL], ["--fake", FAKE], ["--good", QUALITY.good], ["--bad", QUALITY.bad], ["--manifold", MANIFOLD]]) {
     caption.style.setProperty(name, value);
   }
   const status = h("div", { class: "muted field-step" }, "waiting for the first frame…");
-  // The generator's manifold (G's image of a latent grid, models/manifold.py), a layer switched on here.
+  // The generator's (or decoder's) manifold (its image of a latent grid, models/manifold.py), a layer switched on here.
   const manifoldToggle = h("input", { type: "checkbox", testid: "manifold-toggle" });
-  const manifoldSwitch = h("label", { class: "manifold-switch small", hidden: true,
-    title: "G's image of a square grid of latent points: how G warps the latent plane (a 2D slice of it when z has more than 2 dimensions)" },
-  manifoldToggle, " G's manifold");
+  const manifoldName = h("span", {}, MANIFOLD_TEXT.generator.label);
+  const manifoldSwitch = h("label", { class: "manifold-switch small", testid: "manifold-switch", hidden: true,
+    title: MANIFOLD_TEXT.generator.title }, manifoldToggle, " ", manifoldName);
   const element = h("div", { class: "field-box" }, canvas, status, manifoldSwitch, caption);
   let frames = 0;
   let last = null; // the frame and options drawn last: the manifold switch redraws them
   manifoldToggle.addEventListener("change", () => { if (last) draw(last.frame, last.options); });
 
   /** Draw one `field` frame (or a `samples` frame of points, which has no heatmap). Its arrays are flat in
-   * row-major order, as a binary frame brings them (wire.js); nested lists are flattened first. */
+   * row-major order, as a binary frame brings them (wire.js); nested lists are flattened first. `model` (a
+   * fieldlayers.js FieldModel, from the run's family) leaves out layers the model has not; without it the frame
+   * alone decides. */
   function draw(frame, options = {}) {
-    const { showReal = true, showArrows = true, showHeat = true } = options;
+    const { showReal = true, showArrows = true, showHeat = true, model = null } = options;
     last = { frame, options };
+    const layers = fieldLayers(frame, model);
     const W = canvas.width;
     const samples = flat(frame.samples || frame.points) || new Float32Array(0); // [x0, y0, x1, y1, …]
     const real = flat(frame.real), directions = flat(frame.directions), centers = flat(frame.centers);
@@ -54,7 +63,7 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
     const py = (y) => (0.5 - (y - cy) / span) * W;
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, W, W);
-    if (showHeat && frame.d) {
+    if (showHeat && layers.heat) {
       const R = frame.resolution;
       const d = flat(frame.d); // R rows of R, row 0 at ymin
       heatCanvas.width = R; heatCanvas.height = R;
@@ -85,7 +94,7 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
     for (let i = 0; i < samples.length; i += 2) {
       ctx.beginPath(); ctx.arc(px(samples[i]), py(samples[i + 1]), 2.2, 0, 2 * Math.PI); ctx.fill();
     }
-    if (showArrows && directions) {
+    if (showArrows && layers.pull) {
       ctx.strokeStyle = ARROW;
       ctx.lineWidth = 1;
       ctx.beginPath();
@@ -101,7 +110,8 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
       }
       ctx.stroke();
     }
-    const lines = manifoldToggle.checked ? manifoldLines(frame.manifold, frame.manifold_shape || frame.shapes?.manifold) : [];
+    const lines = manifoldToggle.checked && layers.manifold
+      ? manifoldLines(frame.manifold, frame.manifold_shape || frame.shapes?.manifold) : [];
     if (lines.length) {
       ctx.strokeStyle = MANIFOLD;
       ctx.lineWidth = 1.2;
@@ -109,7 +119,17 @@ export function createFieldView({ testid = "field-view", size = 360 } = {}) {
       for (const line of lines) line.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
       ctx.stroke();
     }
-    manifoldSwitch.hidden = !frame.manifold;
+    manifoldSwitch.hidden = !layers.manifold;
+    if (layers.manifold) {
+      manifoldName.textContent = layers.manifold.label;
+      manifoldSwitch.title = layers.manifold.title;
+      manifoldKey.textContent = layers.manifold.key;
+    }
+    manifoldKey.hidden = !lines.length; // named while it is drawn
+    heatKey.hidden = !layers.heat;
+    arrowKey.hidden = !layers.pull;
+    canvas.setAttribute("aria-label", layers.aria);
+    canvas.dataset.layers = [layers.heat && "heat", layers.pull && "pull", layers.manifold && "manifold"].filter(Boolean).join(",");
     canvas.dataset.manifoldLines = String(lines.length);
     if (centers) {
       for (let i = 0; i < centers.length / 2; i++) {

@@ -1,5 +1,6 @@
-// The start page. First the chapter's lessons as a gallery (gallery.js): each problem beside its fix, run both in
-// one click. Below it, one click away from the top ("Free-form run"), the free-form start: pick a preset (its
+// The start page. First the chapter's lessons as a gallery (gallery.js): the taxonomy of generative models (one
+// family of each kind of density, run side by side), then each problem beside its fix, run both in one click.
+// Below it, one click away from the top ("Free-form run"), the free-form start: pick a preset (its
 // description says what to watch), adjust any setting in the form generated from the schema, choose or draw or
 // upload the data, and Start; or start a sweep lesson. The run list sits beside them. A shared setup link
 // (`/?preset=NAME&set=path=value…`, setuplink.js) opens the free-form start with the form filled in, and says on
@@ -99,9 +100,11 @@ export function createHome({ schema, presets, lessons, meta, me, navigate, setup
   };
   const element = h("div", { class: "home-page" },
     h("div", { class: "gallery-head" },
-      h("div", {}, h("h1", { id: "gallery-title" }, "Train a GAN and watch it learn: the chapter's problems and fixes"),
-        h("p", { class: "muted" }, "Each card is a lesson, in the chapter's order: what the problem looks like, what "
-          + "the fix does to it, and the metrics that show it. “Run both” trains the two on the same seed, side by side.")),
+      h("div", {}, h("h1", { id: "gallery-title" }, "Train generative models and watch them learn: the chapter's lessons"),
+        h("p", { class: "muted" }, "Each card is a lesson, in the chapter's order. First the taxonomy: a model of "
+          + "each kind of density (explicit, approximate, implicit) on the same data, started together. Then the GAN's "
+          + "problems and their fixes: what the problem looks like, what the fix does to it, and the metrics that show "
+          + "it. “Run both” trains the two on the same seed, side by side.")),
       h("nav", { class: "gallery-links" },
         h("a", { href: "#free-form", class: "button", testid: "free-form-link", onclick: toFree },
           "Free-form run: pick a preset and settings ↓"),

@@ -23,6 +23,7 @@ import { createSetupCopy } from "./setupcopy.js";
 import { openStream } from "./stream.js";
 import { configDiff } from "./diff.js";
 import { hasDiscriminator } from "./schema.js";
+import { fieldModel } from "./fieldlayers.js";
 
 const CALM_FIELD_MS = 1000;
 
@@ -161,7 +162,7 @@ export function createRunView({ runId, schema, meta, navigate }) {
     fieldOwed = false;
     fieldDrawn = performance.now();
     fieldView.element.hidden = false;
-    fieldView.draw(state.field);
+    fieldView.draw(state.field, { model: fieldModel(schema, state.run.config.model.family) }); // no D, no heatmap
     latentView.draw(state.field); // nothing for a frame without a latent part (every family but AE and VAE)
   }
 
