@@ -161,6 +161,11 @@ def test_a_vae_run_is_offered_its_own_settings_and_no_gan_trick_while_a_gan_keep
     expect(page.get_by_test_id("chart-recon")).to_have_attribute("data-series", "3")
     expect(page.get_by_test_id("loss-chart")).to_be_hidden()  # ...and D's are not drawn as empty boxes
     expect(page.get_by_test_id("chart-dout")).to_be_hidden()
+    # Its sampling cost is a fraction of a microsecond a point: the axis still tells its ticks apart.
+    cost = page.get_by_test_id("chart-sampling_cost")
+    expect(cost).to_have_attribute("data-y-ticks", re.compile(r"\d"))
+    ticks = (cost.get_attribute("data-y-ticks") or "").split()
+    assert len(set(ticks)) == len(ticks) > 1, ticks
     screenshot(page, "density-vae-run")
 
     page.goto(f"/?run={gan}")

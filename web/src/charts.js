@@ -5,6 +5,7 @@ import uPlot from "/vendor/uPlot.esm.js";
 import { SERIES } from "./colours.js";
 import { h } from "./dom.js";
 import { show } from "./schema.js";
+import { tickLabels } from "./ticks.js";
 
 /** Series colours (and the compare view's run colours): colours.js's, told apart with any colour vision. */
 export const PALETTE = SERIES;
@@ -57,6 +58,19 @@ export function createChart(host, spec, source) {
   let keys = "";
   let lastWidth = 0;
 
+  /** The axis' tick labels, also kept on the chart (``data-y-ticks``): the canvas's text cannot be read back. */
+  function axisLabels(key, splits) {
+    const labels = tickLabels(splits);
+    box.dataset[key] = labels.join(" ");
+    return labels;
+  }
+
+  /** Room for the longest tick label (about 6.5 px a character at 11 px), never less than ``least``. */
+  function axisSize(values, least) {
+    const longest = Math.max(0, ...(values || []).map((v) => String(v ?? "").length));
+    return Math.max(least, Math.ceil(14 + 6.5 * longest));
+  }
+
   function build(data) {
     if (plot) plot.destroy();
     keys = data.columns.map((c) => c[0]).join(",");
@@ -70,8 +84,10 @@ export function createChart(host, spec, source) {
       cursor: { drag: { x: true, y: false } },
       axes: [
         { label: "step", labelSize: 18, size: 36, font: "11px system-ui", labelFont: "11px system-ui" },
-        { size: 52, font: "11px system-ui" },
-        ...(usesY2 ? [{ scale: "y2", side: 1, size: 44, grid: { show: false }, font: "11px system-ui" }] : []),
+        { size: (u, values) => axisSize(values, 52), font: "11px system-ui",
+          values: (u, splits) => axisLabels("yTicks", splits) },
+        ...(usesY2 ? [{ scale: "y2", side: 1, size: (u, values) => axisSize(values, 44), grid: { show: false },
+          font: "11px system-ui", values: (u, splits) => axisLabels("y2Ticks", splits) }] : []),
       ],
       series: [{ label: "step" }, ...data.columns.map((c, i) => ({
         label: c[1], stroke: c[4] || PALETTE[i % PALETTE.length], width: 1.5, scale: c[3] || "y", spanGaps: true,
