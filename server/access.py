@@ -53,6 +53,13 @@ def can_watch(caller: Caller, owner: str | None, shared: bool, watch: str) -> bo
     return watch == "everyone" or shared or can_control(caller, owner)
 
 
+def can_use_upload(caller: Caller, owner: str | None, watch: str) -> bool:
+    """See an upload in the list or train on it: anyone where everyone watches everything; with ``watch=owners``
+    its owner or an admin alone, as with runs (an upload may be a student's own pictures). Never shared: a shared
+    run's fork keeps the data its parent trained on, which is the admin's choice to show."""
+    return can_watch(caller, owner, False, watch)
+
+
 def listed_owner(caller: Caller, watch: str) -> str | None:
     """Whose runs and sweeps a list shows the caller: with ``watch=owners`` a user who is not an admin sees their
     own (and shared runs); anyone else sees all (None)."""

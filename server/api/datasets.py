@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from server.access import control_refused
+from server.access import can_use_upload, control_refused
 from server.api.deps import CallerDep, forbidden
 from server.api.errors import ERRORS
 from server.datasets_store import (
@@ -118,8 +118,12 @@ _UPLOAD_BODY = {
 
 
 @router.get("", response_model=list[DatasetOut])
-async def list_datasets(request: Request) -> list[dict]:
-    return await run_in_threadpool(list_uploads, _data_dir(request))
+async def list_datasets(request: Request, caller: CallerDep) -> list[dict]:
+    """Newest first; with ``watch=owners`` a user's own uploads only (an admin sees all), the ones they may train
+    on."""
+    watch = request.app.state.settings.watch
+    uploads = await run_in_threadpool(list_uploads, _data_dir(request))
+    return [meta for meta in uploads if can_use_upload(caller, meta.get("owner"), watch)]
 
 
 @router.post("", response_model=DatasetOut, status_code=201, openapi_extra=_UPLOAD_BODY)

@@ -10,8 +10,9 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from models.config import ConfigError
-from server.access import Caller, control_refused, watch_refused
+from models.config import ConfigError, RunConfig
+from server.access import Caller, can_use_upload, control_refused, watch_refused
+from server.datasets_store import get_upload
 from server.db import repository as repo
 from server.db.tables import Run, Sweep
 from server.jobs import InvalidStateError, JobManager, QuotaError, RunNotFoundError
@@ -82,6 +83,20 @@ def controlled_run(request: Request, jobs: JobManager, run_id: str, verb: str) -
         run = require_run(session, run_id)
     require_control(request, run, verb)
     return run
+
+
+def check_upload(request: Request, caller: Caller, config: RunConfig) -> None:
+    """A config that trains on an upload names one this server stores and the caller may use (422 on
+    ``dataset.id`` otherwise, at once, rather than a run that fails in its worker). Someone else's upload under
+    ``watch=owners`` gets the same answer as an id never made, so nobody learns which ids exist."""
+    dataset = config.dataset
+    if dataset.kind != "upload":
+        return
+    settings = request.app.state.settings
+    meta = get_upload(settings.data_dir, dataset.id)
+    if meta is None or not can_use_upload(caller, meta.get("owner"), settings.watch):
+        reason = f"no upload {dataset.id} on this server that you may train on (GET /api/datasets lists them)"
+        raise ConfigError([{"field": "dataset.id", "reason": reason}])
 
 
 def act(action: Callable[[], T]) -> T:

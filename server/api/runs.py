@@ -10,13 +10,14 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.alerts import remedy
-from models.config import ConfigError, RunConfig, parse_config
+from models.config import ConfigError, RunConfig, apply_patch, parse_config
 from models.presets import PresetError, preset_config
 from server.access import Caller, can_control, can_share, listed_owner, share_refused
 from server.api.deps import (
     CallerDep,
     Jobs,
     act,
+    check_upload,
     config_error,
     controlled_run,
     forbidden,
@@ -159,6 +160,7 @@ def create_run(body: RunCreate, jobs: Jobs, request: Request, caller: CallerDep)
     try:
         config = preset_config(body.preset, body.overrides or None) if body.preset else parse_config(body.config or {})
         config = confine_config_paths(config, request.app.state.settings)
+        check_upload(request, caller, config)
     except PresetError as e:
         raise HTTPException(422, detail=[{"field": "preset", "reason": str(e)}]) from None
     except ConfigError as e:
@@ -218,9 +220,13 @@ def patch_config(run_id: str, patch: dict[str, Any], jobs: Jobs, request: Reques
 def fork(run_id: str, body: ForkCreate, jobs: Jobs, request: Request, caller: CallerDep) -> RunDetail:
     """Dataset file paths, set by the overrides or kept from the parent, only under GANPLAY_DATA_ROOT (422). Anyone
     who may watch the parent may fork it; the fork is the caller's own."""
-    inherited = file_paths_in(watched_run(request, jobs, run_id).config)
+    parent = watched_run(request, jobs, run_id).config
+    inherited = file_paths_in(parent)
     try:
         overrides = confine_override_paths(request.app.state.settings, body.overrides, inherited)
+        forked_config = apply_patch(parse_config(parent), overrides, live_only=False) if overrides else None
+        if forked_config is not None and forked_config.dataset.model_dump() != parent.get("dataset"):
+            check_upload(request, caller, forked_config)  # a new upload; the parent's own data it keeps
     except ConfigError as e:
         raise config_error(e) from None
     forked = act(lambda: jobs.fork(run_id, overrides, client=client_id(request), owner=caller.name))

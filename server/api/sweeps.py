@@ -24,7 +24,7 @@ from models.sweeps import (
     grid_points,
 )
 from server.access import Caller, can_control, listed_owner
-from server.api.deps import CallerDep, Jobs, act, config_error, require_control, require_watch
+from server.api.deps import CallerDep, Jobs, act, check_upload, config_error, require_control, require_watch
 from server.api.errors import ERRORS
 from server.db import repository as repo
 from server.db.tables import Run, Sweep
@@ -206,6 +206,7 @@ def create_sweep(body: SweepCreate, jobs: Jobs, request: Request, caller: Caller
 
     def check(config: RunConfig) -> RunConfig:
         check_device(config.device, gpus)
+        check_upload(request, caller, config)
         return confine_config_paths(config, settings)
 
     sources = [name for name in ("preset", "config", "lesson") if getattr(body, name) is not None]

@@ -251,6 +251,15 @@ def test_an_uploaded_dataset_trains_through_the_api(server: str):
         ws.recv(timeout=30)
         receive_until(ws, lambda e: e["type"] == "status" and e["status"] == "completed")
 
+    # Once deleted, a new run on it is refused at once (not a run that fails in its worker), and nothing is made.
+    assert httpx.delete(f"{server}/api/datasets/{dataset_id}", timeout=30).status_code == 204
+    before = httpx.get(f"{server}/api/runs", timeout=30).headers["X-Total-Count"]
+    gone = httpx.post(
+        f"{server}/api/runs", json={"config": {"dataset": {"kind": "upload", "id": dataset_id}}}, timeout=30
+    )
+    assert gone.status_code == 422 and gone.json()["detail"][0]["field"] == "dataset.id", gone.text
+    assert httpx.get(f"{server}/api/runs", timeout=30).headers["X-Total-Count"] == before
+
 
 def test_an_overpowered_discriminator_raises_alerts_that_are_streamed_and_stored(server: str):
     run = create(server, preset="vanishing-minimax", overrides={"steps": 300})

@@ -5,6 +5,7 @@ everyone may watch and fork, but still not steer. One real server for the module
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +110,51 @@ def test_a_shared_run_is_open_to_everyone_to_watch_and_fork_but_not_to_steer_and
         r.call("teach", "PUT", f"/api/runs/{run}/shared", json={"shared": False})
     assert r.call("bob", "GET", f"/api/runs/{run}").status_code == 403
     assert r.call("bob", "GET", "/api/runs").json() == []
+
+
+def test_a_students_upload_is_theirs_to_list_and_train_on_and_anothers_is_refused_as_if_it_did_not_exist(
+    room: dict[str, Any],
+):
+    """An upload may be a student's own pictures: under watch=owners only its owner (and an admin) sees it listed
+    or trains on it. Everyone else gets the answer an id never made gets (422 on dataset.id, at once, nothing
+    created), whether they create a run, a sweep or a fork with it."""
+    r, alices_run = room["room"], room["run"]
+    points = [[math.cos(2 * math.pi * i / 200), math.sin(2 * math.pi * i / 200)] for i in range(200)]
+    made = r.call("bob", "POST", "/api/datasets", json={"points": points, "name": "bob's ring"})
+    assert made.status_code == 201, made.text
+    bobs = made.json()["id"]
+
+    def listed(who: str) -> list[str]:
+        return [d["id"] for d in r.call(who, "GET", "/api/datasets").json()]
+
+    assert bobs in listed("bob") and bobs in listed("teach") and bobs not in listed("alice")
+
+    def config(upload: str) -> dict[str, Any]:
+        return {"steps": 5, "dataset": {"kind": "upload", "id": upload}}
+
+    never = r.call("alice", "POST", "/api/runs", json={"config": config("0" * 32)})
+    assert never.status_code == 422, never.text
+    runs_before = r.call("teach", "GET", "/api/runs").headers["X-Total-Count"]
+    attempts = [
+        r.call("alice", "POST", "/api/runs", json={"config": config(bobs)}),
+        r.call(
+            "alice",
+            "POST",
+            "/api/runs",
+            json={"preset": "ring-vanilla", "overrides": {"dataset.kind": "upload", "dataset.id": bobs}},
+        ),
+        r.call("alice", "POST", "/api/sweeps", json={"config": config(bobs), "seeds": [0, 1]}),
+        r.call(
+            "alice", "POST", f"/api/runs/{alices_run}/fork", json={"overrides": {"dataset": config(bobs)["dataset"]}}
+        ),
+    ]
+    for refused in attempts:
+        assert refused.status_code == 422, refused.text
+        (detail,) = refused.json()["detail"]
+        assert detail["field"].endswith("dataset.id"), detail
+        assert detail["reason"] == never.json()["detail"][0]["reason"].replace("0" * 32, bobs)
+    assert r.call("teach", "GET", "/api/runs").headers["X-Total-Count"] == runs_before
+
+    trained = r.call("teach", "POST", "/api/runs", json={"config": config(bobs)})  # an admin may
+    assert trained.status_code == 201, trained.text
+    assert r.call("teach", "DELETE", f"/api/runs/{trained.json()['id']}").status_code == 204
