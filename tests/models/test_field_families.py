@@ -9,19 +9,7 @@ from typing import Any
 import pytest
 
 from models.config import D_SETTINGS, FAMILIES, GAN_TRICKS_ON, ConfigError, config_schema, parse_config
-
-
-def leaves(node: dict[str, Any], defs: dict[str, Any], path: str = "") -> dict[str, dict[str, Any]]:
-    """{dotted path: schema node} of every leaf outside the dataset union."""
-    if "$ref" in node:
-        return leaves(defs[node["$ref"].rsplit("/", 1)[-1]], defs, path)
-    if "properties" not in node:
-        return {path: node}
-    out: dict[str, dict[str, Any]] = {}
-    for name, child in node["properties"].items():
-        if "discriminator" not in child:
-            out |= leaves(child, defs, f"{path}.{name}" if path else name)
-    return out
+from tests.models.test_fix_groups import leaves
 
 
 @pytest.fixture(scope="module")

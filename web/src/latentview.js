@@ -5,7 +5,7 @@
 import { h } from "./dom.js";
 import { axisNames, labelCentres, labelColour, labelSpot, latentCaption, latentHalf, latentPoints, latentTransform,
   legendEntries } from "./latent.js";
-import { ticks } from "./phase.js";
+import { drawGrid, ticks } from "./phase.js";
 import { show } from "./schema.js";
 
 const SIZE = 480;
@@ -59,21 +59,7 @@ export function createLatentView({ testid = "latent-view" } = {}) {
 
   function drawAxes(t, half) {
     const [x0, x1, y0, y1] = [t.left, t.left + t.span, t.top, t.top + t.span]; // the plotted square
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = "#eceef3";
-    ctx.fillStyle = "#5d6475";
-    const values = ticks(half);
-    ctx.beginPath();
-    for (const v of values) {
-      ctx.moveTo(t.px(v), y0); ctx.lineTo(t.px(v), y1);
-      ctx.moveTo(x0, t.py(v)); ctx.lineTo(x1, t.py(v));
-    }
-    ctx.stroke();
-    ctx.textAlign = "center"; ctx.textBaseline = "top";
-    for (const v of values) ctx.fillText(show(v), t.px(v), y1 + 4);
-    ctx.textAlign = "right"; ctx.textBaseline = "middle";
-    for (const v of values) ctx.fillText(show(v), x0 - 4, t.py(v));
+    drawGrid(ctx, t, ticks(half), [x0, x1, y0, y1], show);
     ctx.strokeStyle = "#b9bfcc";
     ctx.beginPath();
     ctx.moveTo(x0, t.py(0)); ctx.lineTo(x1, t.py(0));

@@ -95,3 +95,26 @@ export function ticks(half) {
   for (let v = -Math.floor(half / step) * step; v <= half + 1e-9; v += step) out.push(+v.toFixed(10));
   return out;
 }
+
+/**
+ * A square plot's light grid at `values` on both axes, with the values written below and to the left of the
+ * square [x0, x1] × [y0, y1] (canvas pixels). Shared by the phase portrait and the latent view.
+ * @param {CanvasRenderingContext2D} ctx @param {{px: (v: number) => number, py: (v: number) => number}} t
+ * @param {number[]} values @param {[number, number, number, number]} square @param {(v: number) => string} label
+ */
+export function drawGrid(ctx, t, values, [x0, x1, y0, y1], label) {
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = "#eceef3";
+  ctx.fillStyle = "#5d6475";
+  ctx.beginPath();
+  for (const v of values) {
+    ctx.moveTo(t.px(v), y0); ctx.lineTo(t.px(v), y1);
+    ctx.moveTo(x0, t.py(v)); ctx.lineTo(x1, t.py(v));
+  }
+  ctx.stroke();
+  ctx.textAlign = "center"; ctx.textBaseline = "top";
+  for (const v of values) ctx.fillText(label(v), t.px(v), y1 + 4);
+  ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  for (const v of values) ctx.fillText(label(v), x0 - 4, t.py(v));
+}

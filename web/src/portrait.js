@@ -3,7 +3,7 @@
 // the newest field frame, so a live change of r1_gamma or instance noise redraws them), the trajectory of the two
 // parameters from the metric history, older parts fainter, and where the run stands now. The maths is in phase.js.
 import { h } from "./dom.js";
-import { arrows, thin, ticks, trajectory, transform, viewHalf } from "./phase.js";
+import { arrows, drawGrid, thin, ticks, trajectory, transform, viewHalf } from "./phase.js";
 import { show } from "./schema.js";
 import { fmt } from "./sweepmath.js";
 
@@ -69,21 +69,7 @@ export function createPortrait({ testid = "phase-portrait" } = {}) {
   }
 
   function drawAxes(t, half, size) {
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = "#eceef3";
-    ctx.fillStyle = "#5d6475";
-    const values = ticks(half);
-    ctx.beginPath();
-    for (const v of values) {
-      ctx.moveTo(t.px(v), PAD); ctx.lineTo(t.px(v), size - PAD);
-      ctx.moveTo(PAD, t.py(v)); ctx.lineTo(size - PAD, t.py(v));
-    }
-    ctx.stroke();
-    ctx.textAlign = "center"; ctx.textBaseline = "top";
-    for (const v of values) ctx.fillText(show(v), t.px(v), size - PAD + 4);
-    ctx.textAlign = "right"; ctx.textBaseline = "middle";
-    for (const v of values) ctx.fillText(show(v), PAD - 4, t.py(v));
+    drawGrid(ctx, t, ticks(half), [PAD, size - PAD, PAD, size - PAD], show);
     // The axes through the equilibrium, named as the paper names them.
     ctx.strokeStyle = "#1f2330";
     ctx.lineWidth = 1.2;
