@@ -140,6 +140,27 @@ def test_the_instructor_shares_a_run_and_it_heads_every_students_run_list(
         expect(share).to_have_text("Share with the class")
 
 
+def test_comparing_two_students_runs_says_whose_each_is(
+    browser: Browser, classroom: dict[str, Any], visitors: list[Visitor]
+):
+    made = httpx.post(
+        f"{classroom['base']}/api/runs",
+        json={"preset": "ring-vanilla", "overrides": {"steps": 10_000_000, "stream": {"max_steps_per_second": 20}}},
+        headers=bearer(classroom["tokens"]["bob"]),
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    bobs = made.json()["id"]
+    try:
+        teacher = Visitor(browser, classroom["base"])
+        visitors.append(teacher)
+        teacher.page.goto(f"/?compare={classroom['run']},{bobs}&token={classroom['tokens']['teach']}")
+        expect(teacher.page.get_by_test_id("compare-owner-0")).to_have_text("by alice")
+        expect(teacher.page.get_by_test_id("compare-owner-1")).to_have_text("by bob")
+    finally:
+        httpx.post(f"{classroom['base']}/api/runs/{bobs}/stop", headers=bearer(classroom["tokens"]["bob"]), timeout=10)
+
+
 def test_without_a_token_the_page_says_how_to_sign_in(browser: Browser, classroom: dict[str, Any]):
     context = browser.new_context(viewport=DESKTOP, base_url=classroom["base"])
     try:

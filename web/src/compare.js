@@ -132,6 +132,8 @@ export function createCompareView({ runIds, lesson, lessons, meta, navigate }) {
           h("a", { href: `?run=${r.id}`, onclick: (e) => { e.preventDefault(); navigate({ run: r.id }); } },
             h("span", { class: "swatch" }), `${m.preset || "custom"} · ${shortId(r.id)}`),
           h("span", { class: "status", "data-status": m.status }, m.status),
+          m.owner || m.shared ? h("span", { class: "owner small", testid: `compare-owner-${r.i}` },
+            [m.owner ? `by ${m.owner}` : "", m.shared ? "shared with the class" : ""].filter(Boolean).join(" · ")) : null,
           h("div", { class: "muted small" }, `step ${m.step}`, m.parent_id ? ` · forked from ${shortId(m.parent_id)} @ ${m.parent_step}` : ""),
           changes.length ? h("div", { class: "small" }, "changes: ", changes.map((c) => `${c.step}: ${changeLabel(c.changes)}`).join("; ")) : null,
         ].filter(Boolean));
