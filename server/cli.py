@@ -69,12 +69,21 @@ def cmd_presets(args: argparse.Namespace) -> None:
             print(f"{'':<{width}}  {p.description}\n")
 
 
+# What the progress bar shows, where the run reports it: a GAN's two losses, another family's own loss terms
+# (models/families/), then the quality measurements.
+PROGRESS = (
+    ("d", "d_loss"),
+    ("g", "g_loss"),
+    ("recon", "recon"),
+    ("kl", "kl"),
+    ("nll", "nll"),
+    ("bpd", "bpd"),
+    *((key, key) for key in ("modes_covered", "hq_fraction", "fd", "class_coverage")),
+)
+
+
 def _progress_text(metrics: dict[str, float]) -> dict[str, str]:
-    shown = {"d": metrics["d_loss"], "g": metrics["g_loss"]}
-    for key in ("modes_covered", "hq_fraction", "fd", "class_coverage"):
-        if key in metrics:
-            shown[key] = metrics[key]
-    return {k: f"{v:.3g}" for k, v in shown.items()}
+    return {short: f"{metrics[key]:.3g}" for short, key in PROGRESS if key in metrics}
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -86,6 +86,15 @@ def test_train_json_summary_is_the_last_stdout_line(trained):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("preset", "loss"), [("ring-vae", "recon"), ("ring-made", "nll"), ("ring-ae", "recon")])
+def test_train_of_a_family_without_d_shows_its_own_loss_in_the_progress_bar(preset: str, loss: str, tmp_path: Path):
+    """The bar showed a GAN's d and g losses, and a VAE, AE or MADE run has neither: it shows the family's own."""
+    result = cli("train", "--preset", preset, "--steps", "20", "--json", "--threads", "1", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, explain(result)
+    assert f"{loss}=" in result.stderr and not re.search(r"[ ,]d=", result.stderr), explain(result)
+    assert isinstance(json.loads(result.stdout.strip().splitlines()[-1])[loss], float)
+
+
 def test_train_out_dir_holds_checkpoint_metrics_samples_and_config(trained):
     from models.checkpoint import load_checkpoint
 
