@@ -47,8 +47,10 @@ class AlertMonitor:
         classes_total: int | None = None,
         patience: int = PATIENCE,
         eval_patience: int = EVAL_PATIENCE,
+        adversarial: bool = True,
     ):
         self.modes_total, self.classes_total = modes_total, classes_total
+        self.adversarial = adversarial  # a GAN; another family (models/families/) is told no GAN trick
         self.patience, self.eval_patience = patience, eval_patience
         self._streak: dict[str, int] = {}  # consecutive observations with the condition true
         self._calm: dict[str, int] = {}  # consecutive observations with it false, while active
@@ -92,12 +94,18 @@ class AlertMonitor:
                 few and metrics.get("hq_fraction", 0) >= 0.2,
                 1,
                 f"Good samples, but on only {covered:.0f} of {self.modes_total} modes: mode collapse. "
-                "Try unrolling D (tricks.unroll_steps 5), PacGAN packing or replay.",
+                + (
+                    "Try unrolling D (tricks.unroll_steps 5), PacGAN packing or replay."
+                    if self.adversarial
+                    else "Maximum likelihood punishes a missed mode, so train on, or lower lr_g."
+                ),
                 f"Samples now reach {covered:.0f} of {self.modes_total} modes: the collapse has cleared.",
                 self.eval_patience,
                 recovered=not few,
             )
-        if "class_coverage" in metrics and self.classes_total:
+        # The measurement at step 1 is of untrained networks, whose few classes say nothing about collapse (a 2D
+        # run's untrained samples are ruled out by their quality instead).
+        if "class_coverage" in metrics and self.classes_total and step > 1:
             coverage = metrics["class_coverage"]
             self._judge(
                 out,
@@ -105,8 +113,8 @@ class AlertMonitor:
                 step,
                 coverage <= self.classes_total // 2,
                 1,
-                f"Only {coverage:.0f} of {self.classes_total} classes appear: mode collapse. Try feature "
-                "matching, replay or a lower lr_g.",
+                f"Only {coverage:.0f} of {self.classes_total} classes appear: mode collapse. "
+                + ("Try feature matching, replay or a lower lr_g." if self.adversarial else "Try a lower lr_g."),
                 f"{coverage:.0f} of {self.classes_total} classes appear again: the collapse has cleared.",
                 self.eval_patience,
             )

@@ -294,6 +294,7 @@ def _loop(trainer: Any, spec: RunSpec, control: Connection, out: Emitter, save: 
     monitor = AlertMonitor(
         modes_total=None if data.centers is None else int(data.centers.shape[0]),
         classes_total=data.num_classes if data.is_image and data.y is not None else None,
+        adversarial=trainer.family.adversarial,
     )
     paused = False
     last_frame = -float("inf")

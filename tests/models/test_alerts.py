@@ -50,6 +50,23 @@ def test_class_collapse_on_images():
     assert steps(monitor, [{"class_coverage": 10}, {"class_coverage": 3}]) == [("mode_collapse", 2, False)]
 
 
+def test_the_untrained_networks_few_classes_at_step_1_are_no_collapse():
+    """The first measurement is of the networks as initialised: few classes there is where training starts."""
+    monitor = AlertMonitor(classes_total=10)
+    assert steps(monitor, [{"class_coverage": 3}, {"class_coverage": 10}]) == []
+
+
+def test_a_family_without_d_is_not_told_to_try_a_gan_trick():
+    collapsed = {"modes_covered": 1, "hq_fraction": 0.9}
+    (gan,) = AlertMonitor(modes_total=8).observe({"step": 100} | collapsed)
+    (vae,) = AlertMonitor(modes_total=8, adversarial=False).observe({"step": 100} | collapsed)
+    (images,) = AlertMonitor(classes_total=10, adversarial=False).observe({"step": 100, "class_coverage": 2})
+    assert "unrolling" in gan.message
+    for alert in (vae, images):
+        assert not any(trick in alert.message for trick in ("unroll", "PacGAN", "replay", "feature matching"))
+        assert "lr_g" in alert.message
+
+
 def test_a_ring_collapse_is_cleared_once_coverage_holds_for_two_evaluations_and_says_how_many_modes():
     monitor = AlertMonitor(modes_total=8)
     collapsed, spread = {"modes_covered": 1, "hq_fraction": 0.9}, {"modes_covered": 7, "hq_fraction": 0.5}
