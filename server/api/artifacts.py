@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 
 from models.checkpoint import CheckpointError
+from models.field import has_latent
 from models.sampling import WALK_MAX_STEPS, LoadedGenerator, latent_walk, sample, samples_png, walk_labels, walk_png
 from server.api.deps import Jobs, require_run, require_watch, watched_run
 from server.api.errors import ERRORS
@@ -153,7 +154,8 @@ async def walk(
     """A latent walk of an image run: ``steps`` samples from its newest weights along the spherical path from the
     latent of ``seed_a`` (sample 0 of ``/samples?seed=seed_a``) to that of ``seed_b``, as one PNG strip. A
     conditional run gets a grid with one row per label (the same latents in each row), or the row of ``label``.
-    2D runs have none (409): their latent plane is the field view's manifold layer. Bounded like ``/samples``
+    2D runs have none (409): their latent plane is the field view's manifold layer; nor has MADE, which has no
+    latent code (409). Bounded like ``/samples``
     (413 over ``max_samples_bytes``) and drawn in the same sampling lane."""
     generators: GeneratorCache = request.app.state.generators
     limit = request.app.state.settings.max_samples_bytes
@@ -183,6 +185,12 @@ def _walk(
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 detail=f"run {run_id} is not an image run: a 2D run's latent plane is the field view's manifold layer",
+            )
+        if not has_latent(loaded.config.model.family):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"run {run_id} is a {loaded.config.model.family} run: it has no latent code to walk (its noise "
+                "picks each pixel in turn)",
             )
         rows = len(walk_labels(loaded, label) or [None])
         size = walk_bytes(loaded.meta, rows, steps)

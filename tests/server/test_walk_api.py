@@ -94,3 +94,11 @@ def test_a_2d_run_has_no_walk_but_says_where_its_latent_plane_is_drawn(server: s
     response = httpx.get(f"{server}/api/runs/{run_id}/walk")
     assert response.status_code == 409 and "manifold" in response.json()["detail"]
     assert httpx.get(f"{server}/api/runs/{'0' * 32}/walk").status_code == 404
+
+
+def test_a_made_run_has_no_walk_since_it_has_no_latent_code_while_a_vaes_decoder_walks(server: str):
+    made = completed(server, "digits-made")
+    response = httpx.get(f"{server}/api/runs/{made}/walk")
+    assert response.status_code == 409 and "no latent code" in response.json()["detail"]
+    vae = completed(server, "digits-vae")
+    assert picture(httpx.get(f"{server}/api/runs/{vae}/walk", params={"steps": 4})).size[0] > 0

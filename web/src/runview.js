@@ -23,7 +23,7 @@ import { createSetupCopy } from "./setupcopy.js";
 import { openStream } from "./stream.js";
 import { configDiff } from "./diff.js";
 import { hasDiscriminator } from "./schema.js";
-import { fieldModel } from "./fieldlayers.js";
+import { fieldModel, hasLatent } from "./fieldlayers.js";
 
 const CALM_FIELD_MS = 1000;
 
@@ -149,7 +149,9 @@ export function createRunView({ runId, schema, meta, navigate }) {
     imagePanel.element.hidden = !imageMode;
     graph.element.hidden = !hasDiscriminator(schema, run.config.model.family); // GAN Lab's z → G → D: a GAN's model
     if ((dirty.charts || dirty.config) && !graph.element.hidden) graph.update(run.config, state.store);
-    walk.update(imageMode, run.step >= 1 || run.checkpoint_step != null, run.config.model.conditional);
+    // A latent walk needs a latent code: MADE's noise only picks each pixel in turn.
+    walk.update(imageMode && hasLatent(schema, run.config.model.family), run.step >= 1 || run.checkpoint_step != null,
+      run.config.model.conditional);
   }
 
   /** Draw the newest field frame now, or (reduced motion) once a second has passed since the last one. */
