@@ -47,6 +47,12 @@ BENCHES = [
     Bench("lessons2d", ["--seeds", "1"]),
     Bench("images", ["--presets", "digits-dcgan"]),
     Bench(
+        "families",
+        ["--seeds", "1"],
+        "every family preset's effect within 60 s",
+        lambda line: numbers(r"(\d+)/\d+ presets", line) == numbers(r"\d+/(\d+) presets", line),
+    ),
+    Bench(
         "throughput",
         ["--pairs", "3"],
         "≥ 0.97 each preset",
