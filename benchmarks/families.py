@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lessons2d import GOAL_S, mean_se
+from lessons2d import GOAL_S, mean_se, print_header, seeds_in_time
 from preset_runs import run_preset
 
 COLUMNS = (  # (metric, header, digits)
@@ -70,13 +70,12 @@ def main() -> None:
         results = list(pool.map(measure, *zip(*jobs)))
     header = ["preset", "family", *(h for _, h, _ in COLUMNS), "wall s", "effect shows in s", f"≤ {GOAL_S:.0f} s"]
     header.append("at end")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print_header(header)
     shown = 0
     for preset in presets:
         rows = [r for r in results if r["preset"] == preset]
         firsts = [r["first_s"] for r in rows]
-        in_time = sum(f <= GOAL_S for f in firsts if not math.isnan(f))
+        in_time = seeds_in_time(firsts)
         shown += in_time == len(rows)
         cells = [preset, rows[0]["family"]]
         cells += [mean_se([r[metric] for r in rows], digits) for metric, _, digits in COLUMNS]

@@ -70,6 +70,16 @@ def mean_se(values: list[float], digits: int = 2) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {se:.{digits}f}"
 
 
+def seeds_in_time(firsts: list[float]) -> int:
+    """How many seeds showed the effect (first held at these seconds; NaN: never) within the goal."""
+    return sum(f <= GOAL_S for f in firsts if not math.isnan(f))
+
+
+def print_header(header: list[str]) -> None:
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+
+
 def two_d_presets() -> list[str]:
     """Every preset with an effect whose data is not labelled images or the user's own files."""
     from models.config import LABELLED_KINDS
@@ -105,13 +115,12 @@ def main() -> None:
         print(f"every preset with {overrides}")
     header = ["preset", "effect", "modes covered", "hq fraction", "reverse KL", "mode drift (2nd half)"]
     header += ["shows at step", "shows in s", "worst s", f"≤ {GOAL_S:.0f} s", "held after", "at end", "it/s"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print_header(header)
     shown = 0
     for preset in presets:
         rows = [r for r in results if r["preset"] == preset]
         firsts = [r["first_s"] for r in rows]
-        in_time = sum(f <= GOAL_S for f in firsts if not math.isnan(f))
+        in_time = seeds_in_time(firsts)
         shown += in_time == len(rows)
         worst = math.inf if any(math.isnan(f) for f in firsts) else max(firsts)
         cells = [preset, rows[0]["effect"]]

@@ -7,6 +7,7 @@ that belong together (a problem and its fix) share a ``group`` so the UI and ben
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from models.config import ConfigError, RunConfig, apply_patch, parse_config
@@ -556,8 +557,16 @@ def same_setup(preset: str, run_config: dict[str, Any]) -> bool:
         config = parse_config(run_config)
     except ConfigError:
         return False  # a config from an older schema: not this preset's any more
-    strip = {"seed", "device", "steps"}
-    return config.model_dump(exclude=strip) == get_preset(preset).config().model_dump(exclude=strip)
+    return config.model_dump(exclude=SETUP_ASIDE) == _setup(preset)
+
+
+SETUP_ASIDE = {"seed", "device", "steps"}
+
+
+@cache
+def _setup(preset: str) -> dict[str, Any]:
+    """The preset's config less ``SETUP_ASIDE``, parsed once: a gallery load compares it with many stored runs."""
+    return get_preset(preset).config().model_dump(exclude=SETUP_ASIDE)
 
 
 __all__ = ["PRESETS", "ConfigError", "Preset", "PresetError", "get_preset", "preset_config", "same_setup"]

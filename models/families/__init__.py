@@ -70,6 +70,25 @@ class Family(Protocol):
         ...
 
 
+class DecodesPrior:
+    """The sampler of a family whose network maps a latent code to a sample, the GAN's G or an autoencoder's
+    decoder: a seeded z ~ N(0, I) through it (``models.trainer.generate``)."""
+
+    def sample(
+        self,
+        model: nn.Module,
+        config: RunConfig,
+        n: int,
+        seed: int,
+        device: torch.device,
+        labels: torch.Tensor | None = None,
+        num_classes: int = 0,
+    ) -> torch.Tensor:
+        from models.trainer import generate  # the trainer imports the families
+
+        return generate(model, config, n, seed, device, labels, num_classes)
+
+
 def private_init(build: Callable[[], Any]) -> Any:
     """Layers draw their default init from torch's global RNG: build inside a fork of it, so a run never touches it
     (the family then overwrites every weight from its own generator)."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from models.config import RunConfig
-from models.families import NoDiscriminator, private_init
+from models.families import DecodesPrior, NoDiscriminator, private_init
 from models.networks import Discriminator, MLPGenerator, _mlp, seeded_default_init
 
 
@@ -60,7 +60,7 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
 
 
-class AutoEncoderFamily:
+class AutoEncoderFamily(DecodesPrior):
     adversarial = False
 
     def __init__(self, name: str, variational: bool):
@@ -93,20 +93,6 @@ class AutoEncoderFamily:
         loss = nll + config.train.kl_weight * kl
         stats = {"elbo": -(nll + kl), "recon": error.mean(), "kl": kl}
         return loss, {k: v.detach() for k, v in stats.items()}
-
-    def sample(
-        self,
-        model: nn.Module,
-        config: RunConfig,
-        n: int,
-        seed: int,
-        device: torch.device,
-        labels: torch.Tensor | None = None,
-        num_classes: int = 0,
-    ) -> torch.Tensor:
-        from models.trainer import generate  # the trainer imports the families
-
-        return generate(model, config, n, seed, device)  # decodes z ~ N(0, I): the prior, for AE and VAE alike
 
 
 AE = AutoEncoderFamily("ae", variational=False)

@@ -9,10 +9,11 @@ import torch
 from torch import nn
 
 from models.config import RunConfig
+from models.families import DecodesPrior
 from models.networks import Discriminator, build_networks
 
 
-class GanFamily:
+class GanFamily(DecodesPrior):
     name = "gan"
     adversarial = True
     metrics: tuple[str, ...] = ()
@@ -27,20 +28,6 @@ class GanFamily:
         self, model: nn.Module, x: torch.Tensor, config: RunConfig, generator: torch.Generator
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError("the GAN's update is the trainer's D/G step (Family.adversarial)")
-
-    def sample(
-        self,
-        model: nn.Module,
-        config: RunConfig,
-        n: int,
-        seed: int,
-        device: torch.device,
-        labels: torch.Tensor | None = None,
-        num_classes: int = 0,
-    ) -> torch.Tensor:
-        from models.trainer import generate  # the trainer imports the families
-
-        return generate(model, config, n, seed, device, labels, num_classes)
 
 
 GAN = GanFamily()
